@@ -1,0 +1,44 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Out-of-tree build of tcm_vhost.ko, plus the project's entry points.
+#   make            build tcm_vhost.ko against KDIR
+#   make run        the demo: a guest doing I/O through tcm_vhost in a test VM
+#   make check      every test (static checks, selftests and guests in the VM)
+#   make bench      tcm_vhost against the in-tree vhost_scsi, side by side
+#   make install    modules_install + depmod + modprobe.d entry (real hosts)
+
+KVER ?= $(shell ls /lib/modules 2>/dev/null | grep -- '-amd64$$' | sort -V | head -1)
+KDIR ?= /lib/modules/$(KVER)/build
+PWD  := $(shell pwd)
+
+all: modules
+
+modules:
+	$(MAKE) -C $(KDIR) M=$(PWD) modules
+
+clean:
+	$(MAKE) -C $(KDIR) M=$(PWD) clean
+	$(MAKE) -C tools/testing/selftests/vhost_scsi clean
+
+install: modules
+	$(MAKE) -C $(KDIR) M=$(PWD) modules_install
+	install -D -m 0644 scripts/tcm_vhost-modprobe.conf \
+		$(DESTDIR)/etc/modprobe.d/tcm_vhost.conf
+	depmod -a $(KVER)
+
+selftests:
+	$(MAKE) -C tools/testing/selftests/vhost_scsi
+
+deps:
+	scripts/setup-deps
+
+run:
+	scripts/run-demo
+
+check:
+	scripts/check
+
+bench:
+	scripts/bench
+
+.PHONY: all modules clean install selftests deps run check bench
