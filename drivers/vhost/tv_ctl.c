@@ -1,0 +1,407 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tcm_vhost: the control queue (task management, asynchronous
+ * notification) and the event queue (LUN hot-plug, missed events).
+ *
+ * A task management function becomes an LIO TMR (target_submit_tmr());
+ * LIO answers through ->queue_tm_rsp() in any context, which puts it on
+ * the control queue's done list, like request completions.
+ *
+ * Events are queued on the device (at most TV_MAX_EVTS) and delivered
+ * whenever the guest has posted event buffers; beyond the limit, or
+ * when the guest did not negotiate hot-plug for them, they are dropped
+ * and the next event carries VIRTIO_SCSI_T_EVENTS_MISSED.
+ *
+ * Locking: the control and event handlers hold their vq mutex;
+ * tv_dev.evt_lock (a spinlock, innermost) guards the pending events.
+ */
+#include <linux/slab.h>
+#include <target/target_core_base.h>
+#include <target/target_core_fabric.h>
+
+#include "tv.h"
+
+#define TV_MAX_EVTS	64
+
+/**
+ * struct tv_tmf - a task management function in flight
+ * @se_cmd: LIO's TMR command
+ * @vq: the control queue
+ * @done_node: on the control queue's done list
+ * @head: descriptor chain to return
+ * @resp: where the one-byte response goes
+ * @response: the virtio-scsi response
+ */
+struct tv_tmf {
+	struct se_cmd se_cmd;
+	struct tv_vq *vq;
+	struct llist_node done_node;
+	u16 head;
+	struct tv_seg resp;
+	u8 response;
+};
+
+static int tv_tmf_lio_type(u32 subtype)
+{
+	switch (subtype) {
+	case VIRTIO_SCSI_T_TMF_ABORT_TASK:
+		return TMR_ABORT_TASK;
+	case VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET:
+		return TMR_LUN_RESET;
+	}
+	return -1;
+}
+
+static void tv_ctl_respond(struct tv_vq *vq, const struct tv_chain *chain,
+			   const void *resp, size_t len)
+{
+	tv_ring_respond(vq, chain->seg + chain->nout, chain->nin, chain->head,
+			resp, len, 0);
+}
+
+static void tv_ctl_tmf(struct tv_vq *vq, const struct tv_chain *chain)
+{
+	struct virtio_scsi_ctrl_tmf_req req;
+	struct virtio_scsi_ctrl_tmf_resp resp = {
+		.response = VIRTIO_SCSI_S_FUNCTION_REJECTED,
+	};
+	struct tv_tpg *tpg;
+	struct tv_tmf *tmf;
+	u64 lun;
+	int type;
+
+	if (chain->in_len < sizeof(resp)) {
+		tv_ring_add_used(vq, chain->head, 0);
+		return;
+	}
+	if (tv_segs_copy_from(chain->seg, chain->nout, 0, &req, sizeof(req)) !=
+	    sizeof(req)) {
+		resp.response = VIRTIO_SCSI_S_FAILURE;
+		goto respond;
+	}
+	tpg = tv_scsi_lookup_tpg(vq, req.lun, &lun);
+	if (!tpg) {
+		resp.response = VIRTIO_SCSI_S_BAD_TARGET;
+		goto respond;
+	}
+	type = tv_tmf_lio_type(le32_to_cpu((__force __le32)req.subtype));
+	if (type < 0)
+		goto respond;
+
+	tmf = kzalloc(sizeof(*tmf), GFP_KERNEL);
+	if (!tmf) {
+		resp.response = VIRTIO_SCSI_S_BUSY;
+		goto respond;
+	}
+	tmf->vq = vq;
+	tmf->head = chain->head;
+	/* The chain is in_len >= 1, so its first writable segment is not empty. */
+	tmf->resp = chain->seg[chain->nout];
+	atomic_inc(&vq->dev->inflight);
+	if (target_submit_tmr(&tmf->se_cmd, tpg->se_sess, NULL, lun, tmf, type,
+			      GFP_KERNEL,
+			      le64_to_cpu((__force __le64)req.tag),
+			      TARGET_SCF_ACK_KREF)) {
+		kfree(tmf);
+		tv_dev_put_inflight(vq->dev);
+		goto respond;
+	}
+	return;
+
+respond:
+	tv_ctl_respond(vq, chain, &resp, sizeof(resp));
+}
+
+static void tv_ctl_an(struct tv_vq *vq, const struct tv_chain *chain)
+{
+	struct virtio_scsi_ctrl_an_req req;
+	struct virtio_scsi_ctrl_an_resp resp = {};
+	u64 lun;
+
+	if (tv_segs_copy_from(chain->seg, chain->nout, 0, &req, sizeof(req)) !=
+	    sizeof(req))
+		resp.response = VIRTIO_SCSI_S_FAILURE;
+	else if (!tv_scsi_lookup_tpg(vq, req.lun, &lun))
+		resp.response = VIRTIO_SCSI_S_BAD_TARGET;
+	else	/* We report no asynchronous events: say so honestly. */
+		resp.response = VIRTIO_SCSI_S_OK;
+	tv_ctl_respond(vq, chain, &resp, sizeof(resp));
+}
+
+static void tv_ctl_handle_req(struct tv_vq *vq, const struct tv_chain *chain)
+{
+	u8 failure = VIRTIO_SCSI_S_FAILURE;
+	__le32 type;
+
+	if (tv_segs_copy_from(chain->seg, chain->nout, 0, &type,
+			      sizeof(type)) != sizeof(type)) {
+		tv_ctl_respond(vq, chain, &failure, sizeof(failure));
+		return;
+	}
+	switch (le32_to_cpu(type)) {
+	case VIRTIO_SCSI_T_TMF:
+		tv_ctl_tmf(vq, chain);
+		break;
+	case VIRTIO_SCSI_T_AN_QUERY:
+	case VIRTIO_SCSI_T_AN_SUBSCRIBE:
+		tv_ctl_an(vq, chain);
+		break;
+	default:
+		tv_ctl_respond(vq, chain, &failure, sizeof(failure));
+		break;
+	}
+}
+
+/**
+ * tv_ctl_handle_kick() - serve the control queue's new buffers
+ * @work: the control queue's kick work
+ *
+ * Context: worker.
+ */
+void tv_ctl_handle_kick(struct tv_work *work)
+{
+	tv_ring_serve(container_of(work, struct tv_vq, kick_work),
+		      tv_ctl_handle_req);
+}
+
+static u8 tv_tmf_response(struct se_cmd *se_cmd)
+{
+	switch (se_cmd->se_tmr_req->response) {
+	case TMR_FUNCTION_COMPLETE:
+	case TMR_TASK_DOES_NOT_EXIST:	/* nothing left to abort */
+		return VIRTIO_SCSI_S_OK;
+	case TMR_LUN_DOES_NOT_EXIST:
+		return VIRTIO_SCSI_S_INCORRECT_LUN;
+	}
+	return VIRTIO_SCSI_S_FUNCTION_REJECTED;
+}
+
+/**
+ * tv_ctl_queue_tm_rsp() - LIO finished a task management function
+ * @se_cmd: the TMR command
+ *
+ * Context: any.
+ */
+void tv_ctl_queue_tm_rsp(struct se_cmd *se_cmd)
+{
+	struct tv_tmf *tmf = container_of(se_cmd, struct tv_tmf, se_cmd);
+	struct tv_vq *vq = tmf->vq;
+
+	tmf->response = tv_tmf_response(se_cmd);
+	llist_add(&tmf->done_node, &vq->done);
+	tv_work_queue(READ_ONCE(vq->worker), &vq->done_work);
+}
+
+/**
+ * tv_ctl_handle_done() - write responses of finished TMFs
+ * @work: the control queue's done work
+ *
+ * Context: worker.
+ */
+void tv_ctl_handle_done(struct tv_work *work)
+{
+	struct tv_vq *vq = container_of(work, struct tv_vq, done_work);
+	struct tv_tmf *tmf, *next;
+	struct llist_node *list;
+
+	mutex_lock(&vq->mutex);
+	list = llist_reverse_order(llist_del_all(&vq->done));
+	llist_for_each_entry_safe(tmf, next, list, done_node) {
+		tv_ring_respond(vq, &tmf->resp, 1, tmf->head, &tmf->response,
+				sizeof(tmf->response), 0);
+		transport_generic_free_cmd(&tmf->se_cmd, 0);
+	}
+	tv_ring_flush(vq);
+	mutex_unlock(&vq->mutex);
+}
+
+/**
+ * tv_ctl_release_tmf() - LIO dropped its last reference to a TMF
+ * @se_cmd: the TMR command
+ *
+ * Context: any.
+ */
+void tv_ctl_release_tmf(struct se_cmd *se_cmd)
+{
+	struct tv_tmf *tmf = container_of(se_cmd, struct tv_tmf, se_cmd);
+	struct tv_dev *dev = tmf->vq->dev;
+
+	kfree(tmf);
+	tv_dev_put_inflight(dev);
+}
+
+/**
+ * tv_evt_queue() - queue an event for the guest
+ * @dev: device
+ * @event: VIRTIO_SCSI_T_*
+ * @reason: VIRTIO_SCSI_EVT_*
+ * @lun: LUN address the event concerns
+ *
+ * Context: process.
+ */
+void tv_evt_queue(struct tv_dev *dev, u32 event, u32 reason, const u8 lun[8])
+{
+	struct tv_evt *evt = kzalloc(sizeof(*evt), GFP_KERNEL);
+
+	spin_lock(&dev->evt_lock);
+	if (!evt || dev->evt_count >= TV_MAX_EVTS) {
+		dev->events_missed = true;
+		kfree(evt);
+	} else {
+		evt->event = event;
+		evt->reason = reason;
+		memcpy(evt->lun, lun, sizeof(evt->lun));
+		list_add_tail(&evt->node, &dev->evt_list);
+		dev->evt_count++;
+	}
+	spin_unlock(&dev->evt_lock);
+	tv_vq_kick(&dev->vqs[TV_VQ_EVT]);
+}
+
+/**
+ * tv_evt_lun_changed() - a LUN was linked into or unlinked from a TPG
+ * @tpg: the TPG
+ * @lun: the LUN
+ * @added: linked (true) or about to be unlinked
+ *
+ * Context: process, tpg->lock held (so tpg->dev stays valid).
+ */
+void tv_evt_lun_changed(struct tv_tpg *tpg, struct se_lun *lun, bool added)
+{
+	u8 addr[8] = { 1, tpg->tpgt,
+		       0x40 | ((lun->unpacked_lun >> 8) & 0x3f),
+		       lun->unpacked_lun & 0xff };
+
+	lockdep_assert_held(&tpg->lock);
+	if (!tpg->dev || lun->unpacked_lun >= TV_MAX_LUNS)
+		return;
+	tv_evt_queue(tpg->dev, VIRTIO_SCSI_T_TRANSPORT_RESET,
+		     added ? VIRTIO_SCSI_EVT_RESET_RESCAN :
+			     VIRTIO_SCSI_EVT_RESET_REMOVED, addr);
+}
+
+/**
+ * tv_evt_drain() - forget pending events (the endpoint is going away)
+ * @dev: device
+ */
+void tv_evt_drain(struct tv_dev *dev)
+{
+	struct tv_evt *evt, *next;
+	LIST_HEAD(list);
+
+	spin_lock(&dev->evt_lock);
+	list_splice_init(&dev->evt_list, &list);
+	dev->evt_count = 0;
+	spin_unlock(&dev->evt_lock);
+	list_for_each_entry_safe(evt, next, &list, node)
+		kfree(evt);
+}
+
+/* Take the next event to deliver; *missed says to flag a loss. */
+static struct tv_evt *tv_evt_next(struct tv_vq *vq, bool *missed)
+{
+	struct tv_dev *dev = vq->dev;
+	bool hotplug = tv_vq_has_feature(vq, VIRTIO_SCSI_F_HOTPLUG);
+	struct tv_evt *evt;
+
+	spin_lock(&dev->evt_lock);
+	for (;;) {
+		evt = list_first_entry_or_null(&dev->evt_list, struct tv_evt,
+					       node);
+		if (!evt || hotplug)
+			break;
+		/* Not negotiated: the guest cannot take it. */
+		list_del(&evt->node);
+		dev->evt_count--;
+		kfree(evt);
+	}
+	if (evt) {
+		list_del(&evt->node);
+		dev->evt_count--;
+	}
+	*missed = dev->events_missed;
+	dev->events_missed = false;
+	spin_unlock(&dev->evt_lock);
+	return evt;
+}
+
+static void tv_evt_requeue(struct tv_dev *dev, struct tv_evt *evt,
+			   bool missed)
+{
+	spin_lock(&dev->evt_lock);
+	if (evt) {
+		list_add(&evt->node, &dev->evt_list);
+		dev->evt_count++;
+	}
+	dev->events_missed |= missed;
+	spin_unlock(&dev->evt_lock);
+}
+
+/* Deliver pending events into the buffers the guest posted. */
+static void tv_evt_deliver(struct tv_vq *vq)
+{
+	struct virtio_scsi_event ev;
+	struct tv_chain chain;
+	enum tv_fetch fetched;
+	struct tv_evt *evt;
+	bool missed;
+
+	mutex_lock(&vq->mutex);
+	if (!vq->backend || vq->broken)
+		goto unlock;
+	chain.seg = vq->seg;
+	for (;;) {
+		evt = tv_evt_next(vq, &missed);
+		if (!evt && !missed)
+			break;
+		do {
+			fetched = tv_ring_fetch(vq, &chain);
+			if (fetched == TV_FETCH_BAD)
+				tv_ring_add_used(vq, chain.head, 0);
+		} while (fetched == TV_FETCH_BAD);
+		if (fetched != TV_FETCH_OK) {
+			/* No buffer: keep it until the guest posts one. */
+			tv_evt_requeue(vq->dev, evt, missed);
+			if (fetched == TV_FETCH_EMPTY &&
+			    tv_ring_enable_notify(vq))
+				continue;
+			break;
+		}
+		memset(&ev, 0, sizeof(ev));
+		ev.event = (__force __virtio32)cpu_to_le32((evt ? evt->event :
+			VIRTIO_SCSI_T_NO_EVENT) |
+			(missed ? VIRTIO_SCSI_T_EVENTS_MISSED : 0));
+		if (evt) {
+			ev.reason = (__force __virtio32)cpu_to_le32(evt->reason);
+			memcpy(ev.lun, evt->lun, sizeof(ev.lun));
+		}
+		kfree(evt);
+		tv_ring_respond(vq, chain.seg + chain.nout, chain.nin,
+				chain.head, &ev, sizeof(ev), 0);
+	}
+	tv_ring_flush(vq);
+unlock:
+	mutex_unlock(&vq->mutex);
+}
+
+/**
+ * tv_evt_handle_kick() - the guest posted event buffers, or events wait
+ * @work: the event queue's kick work
+ *
+ * Context: worker.
+ */
+void tv_evt_handle_kick(struct tv_work *work)
+{
+	tv_evt_deliver(container_of(work, struct tv_vq, kick_work));
+}
+
+/**
+ * tv_evt_handle_done() - the event queue's done work (after a move)
+ * @work: the event queue's done work
+ *
+ * Context: worker.
+ */
+void tv_evt_handle_done(struct tv_work *work)
+{
+	tv_evt_deliver(container_of(work, struct tv_vq, done_work));
+}

@@ -1,0 +1,629 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tcm_vhost: the virtio-scsi request path.
+ *
+ * Life of a request:
+ *  1. The guest adds a descriptor chain to a request queue and kicks;
+ *     the kick eventfd's wake-up queues the queue's kick work.
+ *  2. tv_scsi_handle_kick() (worker, vq mutex) fetches chains. For each,
+ *     tv_scsi_parse() reads the header, decodes the LUN to a bound TPG
+ *     and sizes the data; its verdict is: submit, respond with an error
+ *     now, or drop the buffer (no room even for a response).
+ *  3. tv_scsi_submit() pins the guest's data pages and builds the se_cmd
+ *     scatterlist on them (zero copy), then target_submit() runs it in
+ *     the worker's context (no LIO submission workqueue hop).
+ *  4. LIO completes: ->queue_status() (any context) puts the command on
+ *     the queue's done list and queues the done work.
+ *  5. tv_scsi_handle_done() (worker, vq mutex) writes every response on
+ *     the list, publishes the used index once, signals once, then hands
+ *     each command back to LIO, whose ->release_cmd() unpins and frees.
+ * A command LIO aborts (->aborted_task()) reaches step 5 through
+ * ->release_cmd() instead, and answers VIRTIO_SCSI_S_ABORTED.
+ *
+ * Locking: the kick and done handlers hold the vq mutex; the LIO
+ * callbacks take no lock (llist + work queueing).
+ */
+#include <linux/highmem.h>
+#include <linux/mm.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <scsi/scsi_common.h>
+#include <scsi/scsi_proto.h>
+#include <target/target_core_base.h>
+#include <target/target_core_fabric.h>
+
+#include "tv.h"
+
+/* Scatterlist entries and writable segments kept inside the command. */
+#define TV_INLINE_SGS	4
+#define TV_INLINE_IN	4
+/* Largest data transfer per command, in pages (8 MiB). */
+#define TV_MAX_DATA_PAGES	2048
+/* Pages pinned per pin_user_pages_fast() call. */
+#define TV_PIN_BATCH	16
+
+/**
+ * struct tv_cmd - one virtio-scsi command in flight
+ * @se_cmd: LIO's command; its sense buffer is @sense
+ * @vq: request queue it came from
+ * @done_node: on @vq's done list
+ * @head: descriptor chain to return
+ * @response: virtio-scsi response to report (ABORTED until LIO answers)
+ * @responded: the response is written; ->release_cmd() may free
+ * @released: LIO let go without ->queue_status(); respond, then free
+ * @dir: data direction
+ * @sgl: data scatterlist, on pinned guest pages
+ * @nsg: entries in @sgl
+ * @prot_sgl: protection information scatterlist
+ * @nprot: entries in @prot_sgl
+ * @in: the chain's writable segments: response, then data-in
+ * @nin: entries in @in
+ * @sense: sense data LIO fills in
+ * @inline_sg: room for a small @sgl
+ * @inline_in: room for a small @in
+ */
+struct tv_cmd {
+	struct se_cmd se_cmd;
+	struct tv_vq *vq;
+	struct llist_node done_node;
+	u16 head;
+	u8 response;
+	bool responded;
+	bool released;
+	enum dma_data_direction dir;
+	struct scatterlist *sgl;
+	unsigned int nsg;
+	struct scatterlist *prot_sgl;
+	unsigned int nprot;
+	struct tv_seg *in;
+	unsigned int nin;
+	unsigned char sense[TRANSPORT_SENSE_BUFFER];
+	struct scatterlist inline_sg[TV_INLINE_SGS];
+	struct tv_seg inline_in[TV_INLINE_IN];
+};
+
+/**
+ * enum tv_verdict - what to do with a parsed request
+ * @TV_SUBMIT: hand it to LIO
+ * @TV_RESPOND: write the prepared response now
+ * @TV_DROP: return the buffer empty: there is no room for a response
+ */
+enum tv_verdict {
+	TV_SUBMIT,
+	TV_RESPOND,
+	TV_DROP,
+};
+
+/* A parsed request header. */
+struct tv_req {
+	struct virtio_scsi_cmd_resp resp;
+	struct tv_tpg *tpg;
+	u64 lun;
+	u64 tag;
+	int task_attr;
+	u8 cdb[VIRTIO_SCSI_CDB_SIZE];
+	size_t hdr_len;
+	u32 pi_len;
+	u32 data_len;
+	enum dma_data_direction dir;
+};
+
+static struct kmem_cache *tv_cmd_cache;
+
+/**
+ * tv_scsi_cache_create() - create the command slab
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int tv_scsi_cache_create(void)
+{
+	tv_cmd_cache = KMEM_CACHE(tv_cmd, 0);
+	return tv_cmd_cache ? 0 : -ENOMEM;
+}
+
+/** tv_scsi_cache_destroy() - destroy the command slab */
+void tv_scsi_cache_destroy(void)
+{
+	kmem_cache_destroy(tv_cmd_cache);
+}
+
+/**
+ * tv_scsi_decode_lun() - decode a virtio-scsi LUN address
+ * @lun: the 8 bytes from the guest
+ * @target: the target (TPG tag) addressed
+ * @unpacked: the LUN within it
+ *
+ * Byte 0 is 1, byte 1 the target, bytes 2-3 a flat-space (0x40) or
+ * peripheral (0x00) single-level LUN, bytes 4-7 zero.
+ *
+ * Return: false for any other form.
+ */
+bool tv_scsi_decode_lun(const u8 lun[8], u16 *target, u64 *unpacked)
+{
+	if (lun[0] != 1 || lun[4] || lun[5] || lun[6] || lun[7])
+		return false;
+	switch (lun[2] >> 6) {
+	case 0:
+		if (lun[2])
+			return false;
+		*unpacked = lun[3];
+		break;
+	case 1:
+		*unpacked = ((lun[2] & 0x3f) << 8) | lun[3];
+		break;
+	default:
+		return false;
+	}
+	*target = lun[1];
+	return true;
+}
+
+/**
+ * tv_scsi_lookup_tpg() - the bound TPG with a nexus that @lun addresses
+ * @vq: running queue
+ * @lun: LUN address from the guest
+ * @unpacked: the LUN within the TPG
+ *
+ * Context: vq mutex held; the TPG stays bound while it is.
+ * Return: the TPG, or NULL: answer VIRTIO_SCSI_S_BAD_TARGET.
+ */
+struct tv_tpg *tv_scsi_lookup_tpg(struct tv_vq *vq, const u8 lun[8],
+				  u64 *unpacked)
+{
+	struct tv_tpg *tpg;
+	u16 target;
+
+	lockdep_assert_held(&vq->mutex);
+	if (!vq->backend || !tv_scsi_decode_lun(lun, &target, unpacked))
+		return NULL;
+	tpg = vq->backend[target];
+	if (!tpg || !tpg->se_sess)
+		return NULL;
+	return tpg;
+}
+
+/* The one response writer of request queues: error and success paths. */
+static void tv_scsi_write_resp(struct tv_vq *vq, const struct tv_seg *in,
+			       unsigned int nin, u16 head,
+			       const struct virtio_scsi_cmd_resp *resp,
+			       u32 data_in)
+{
+	tv_ring_respond(vq, in, nin, head, resp, sizeof(*resp), data_in);
+}
+
+/* Fill @resp with CHECK CONDITION and fixed-format sense. */
+static enum tv_verdict tv_scsi_check(struct tv_req *req, u8 key, u8 asc)
+{
+	memset(&req->resp, 0, sizeof(req->resp));
+	req->resp.status = SAM_STAT_CHECK_CONDITION;
+	req->resp.sense[0] = 0x70;
+	req->resp.sense[2] = key;
+	req->resp.sense[7] = 10;
+	req->resp.sense[12] = asc;
+	req->resp.sense_len = cpu_to_le32(18);
+	return TV_RESPOND;
+}
+
+static enum tv_verdict tv_scsi_fail(struct tv_req *req, u8 response)
+{
+	memset(&req->resp, 0, sizeof(req->resp));
+	req->resp.response = response;
+	return TV_RESPOND;
+}
+
+static int tv_scsi_task_attr(u8 attr)
+{
+	switch (attr) {
+	case VIRTIO_SCSI_S_SIMPLE:
+		return TCM_SIMPLE_TAG;
+	case VIRTIO_SCSI_S_ORDERED:
+		return TCM_ORDERED_TAG;
+	case VIRTIO_SCSI_S_HEAD:
+		return TCM_HEAD_TAG;
+	case VIRTIO_SCSI_S_ACA:
+		return TCM_ACA_TAG;
+	}
+	return -1;
+}
+
+static enum tv_verdict tv_scsi_parse(struct tv_vq *vq,
+				     const struct tv_chain *chain,
+				     struct tv_req *req)
+{
+	bool pi = tv_vq_has_feature(vq, VIRTIO_SCSI_F_T10_PI);
+	union {
+		struct virtio_scsi_cmd_req plain;
+		struct virtio_scsi_cmd_req_pi pi;
+	} h;
+	u32 out, in, pi_out = 0, pi_in = 0;
+	u8 attr, *lun, *cdb;
+
+	/* Without room for a response, the guest cannot be told anything. */
+	if (chain->in_len < sizeof(req->resp))
+		return TV_DROP;
+	req->hdr_len = pi ? sizeof(h.pi) : sizeof(h.plain);
+	if (chain->out_len < req->hdr_len ||
+	    tv_segs_copy_from(chain->seg, chain->nout, 0, &h,
+			      req->hdr_len) != req->hdr_len)
+		return tv_scsi_fail(req, VIRTIO_SCSI_S_FAILURE);
+	if (pi) {
+		lun = h.pi.lun;
+		req->tag = le64_to_cpu((__force __le64)h.pi.tag);
+		attr = h.pi.task_attr;
+		cdb = h.pi.cdb;
+		pi_out = le32_to_cpu((__force __le32)h.pi.pi_bytesout);
+		pi_in = le32_to_cpu((__force __le32)h.pi.pi_bytesin);
+	} else {
+		lun = h.plain.lun;
+		req->tag = le64_to_cpu((__force __le64)h.plain.tag);
+		attr = h.plain.task_attr;
+		cdb = h.plain.cdb;
+	}
+
+	req->tpg = tv_scsi_lookup_tpg(vq, lun, &req->lun);
+	if (!req->tpg)
+		return tv_scsi_fail(req, VIRTIO_SCSI_S_BAD_TARGET);
+	req->task_attr = tv_scsi_task_attr(attr);
+	if (req->task_attr < 0)
+		return tv_scsi_fail(req, VIRTIO_SCSI_S_FAILURE);
+	/* LIO copies scsi_command_size() bytes: never past our 32. */
+	if (scsi_command_size(cdb) > VIRTIO_SCSI_CDB_SIZE)
+		return tv_scsi_check(req, ILLEGAL_REQUEST, 0x24);
+	memcpy(req->cdb, cdb, sizeof(req->cdb));
+
+	out = chain->out_len - req->hdr_len;
+	in = chain->in_len - sizeof(req->resp);
+	if (out && in)	/* bidirectional commands are not supported */
+		return tv_scsi_fail(req, VIRTIO_SCSI_S_FAILURE);
+	if (pi_out > out || pi_in > in || (pi_out && pi_in))
+		return tv_scsi_fail(req, VIRTIO_SCSI_S_FAILURE);
+	req->dir = out ? DMA_TO_DEVICE : in ? DMA_FROM_DEVICE : DMA_NONE;
+	req->pi_len = pi_out + pi_in;
+	req->data_len = out + in - req->pi_len;
+	if (out + in > (u64)TV_MAX_DATA_PAGES * PAGE_SIZE)
+		return tv_scsi_check(req, ILLEGAL_REQUEST, 0x24);
+	return TV_SUBMIT;
+}
+
+/* Pages spanned by @len bytes of @seg after @skip bytes. */
+static unsigned int tv_count_pages(const struct tv_seg *seg, unsigned int n,
+				   size_t skip, size_t len)
+{
+	unsigned int i, pages = 0;
+	unsigned long addr;
+	size_t piece;
+
+	for (i = 0; i < n && len; i++) {
+		if (skip >= seg[i].len) {
+			skip -= seg[i].len;
+			continue;
+		}
+		piece = min_t(size_t, seg[i].len - skip, len);
+		addr = (unsigned long)seg[i].hva + skip;
+		pages += DIV_ROUND_UP(offset_in_page(addr) + piece, PAGE_SIZE);
+		len -= piece;
+		skip = 0;
+	}
+	return pages;
+}
+
+static void tv_unpin_sgl(struct scatterlist *sgl, unsigned int nsg,
+			 bool dirty)
+{
+	struct page *pages[TV_PIN_BATCH];
+	struct scatterlist *sg;
+	unsigned int i, n = 0;
+
+	for_each_sg(sgl, sg, nsg, i) {
+		if (!sg_page(sg))
+			break;
+		pages[n++] = sg_page(sg);
+		if (n == TV_PIN_BATCH) {
+			unpin_user_pages_dirty_lock(pages, n, dirty);
+			n = 0;
+		}
+	}
+	if (n)
+		unpin_user_pages_dirty_lock(pages, n, dirty);
+}
+
+/*
+ * Pin @len bytes of @seg after @skip into a new scatterlist. Pages are
+ * pinned writable whatever the direction: should the CDB contradict the
+ * descriptors, LIO can then only ever write the guest's own private RAM.
+ */
+static int tv_pin_sgl(const struct tv_seg *seg, unsigned int n, size_t skip,
+		      size_t len, struct scatterlist *inline_sg,
+		      unsigned int ninline, struct scatterlist **sglp,
+		      unsigned int *nsgp)
+{
+	unsigned int npages = tv_count_pages(seg, n, skip, len);
+	struct page *pages[TV_PIN_BATCH];
+	struct scatterlist *sgl, *sg;
+	unsigned long addr, off;
+	unsigned int i, j, want;
+	size_t piece, bytes;
+	int got;
+
+	*sglp = NULL;
+	*nsgp = 0;
+	if (!npages)
+		return 0;
+	if (npages > TV_MAX_DATA_PAGES)
+		return -E2BIG;
+	sgl = npages <= ninline ? inline_sg :
+	      kmalloc_array(npages, sizeof(*sgl), GFP_KERNEL);
+	if (!sgl)
+		return -ENOMEM;
+	sg_init_table(sgl, npages);
+	sg = sgl;
+	for (i = 0; i < n && len; i++) {
+		if (skip >= seg[i].len) {
+			skip -= seg[i].len;
+			continue;
+		}
+		piece = min_t(size_t, seg[i].len - skip, len);
+		addr = (unsigned long)seg[i].hva + skip;
+		len -= piece;
+		skip = 0;
+		while (piece) {
+			off = offset_in_page(addr);
+			want = min_t(unsigned long, TV_PIN_BATCH,
+				     DIV_ROUND_UP(off + piece, PAGE_SIZE));
+			got = pin_user_pages_fast(addr & PAGE_MASK, want,
+						  FOLL_WRITE, pages);
+			if (got != want) {
+				if (got > 0)
+					unpin_user_pages(pages, got);
+				goto unpin;
+			}
+			for (j = 0; j < want; j++) {
+				bytes = min_t(size_t, piece, PAGE_SIZE - off);
+				sg_set_page(sg, pages[j], bytes, off);
+				sg = sg_next(sg);
+				addr += bytes;
+				piece -= bytes;
+				off = 0;
+			}
+		}
+	}
+	*sglp = sgl;
+	*nsgp = npages;
+	return 0;
+
+unpin:
+	tv_unpin_sgl(sgl, npages, false);
+	if (sgl != inline_sg)
+		kfree(sgl);
+	return -EFAULT;
+}
+
+static void tv_cmd_free(struct tv_cmd *cmd)
+{
+	struct tv_dev *dev = cmd->vq->dev;
+	bool dirty = cmd->dir == DMA_FROM_DEVICE;
+
+	tv_unpin_sgl(cmd->sgl, cmd->nsg, dirty);
+	if (cmd->sgl != cmd->inline_sg)
+		kfree(cmd->sgl);
+	tv_unpin_sgl(cmd->prot_sgl, cmd->nprot, dirty);
+	kfree(cmd->prot_sgl);
+	if (cmd->in != cmd->inline_in)
+		kfree(cmd->in);
+	kmem_cache_free(tv_cmd_cache, cmd);
+	tv_dev_put_inflight(dev);
+}
+
+/* Build the command for a TV_SUBMIT request; respond now on failure. */
+static void tv_scsi_submit(struct tv_vq *vq, const struct tv_chain *chain,
+			   struct tv_req *req)
+{
+	const struct tv_seg *in = chain->seg + chain->nout;
+	bool from_dev = req->dir == DMA_FROM_DEVICE;
+	const struct tv_seg *data = from_dev ? in : chain->seg;
+	unsigned int ndata = from_dev ? chain->nin : chain->nout;
+	size_t skip = from_dev ? sizeof(req->resp) : req->hdr_len;
+	struct se_cmd *se_cmd;
+	struct tv_cmd *cmd;
+	int ret;
+
+	cmd = kmem_cache_zalloc(tv_cmd_cache, GFP_KERNEL);
+	if (!cmd)
+		goto busy;
+	atomic_inc(&vq->dev->inflight);
+	cmd->vq = vq;
+	cmd->head = chain->head;
+	cmd->response = VIRTIO_SCSI_S_ABORTED;
+	cmd->dir = req->dir;
+	cmd->in = chain->nin <= TV_INLINE_IN ? cmd->inline_in :
+		  kmalloc_array(chain->nin, sizeof(*in), GFP_KERNEL);
+	if (!cmd->in)
+		goto free_cmd;
+	memcpy(cmd->in, in, chain->nin * sizeof(*in));
+	cmd->nin = chain->nin;
+
+	/* Protection information comes first in its direction's data. */
+	ret = tv_pin_sgl(data, ndata, skip, req->pi_len, NULL, 0,
+			 &cmd->prot_sgl, &cmd->nprot);
+	if (!ret)
+		ret = tv_pin_sgl(data, ndata, skip + req->pi_len,
+				 req->data_len, cmd->inline_sg, TV_INLINE_SGS,
+				 &cmd->sgl, &cmd->nsg);
+	if (ret == -ENOMEM)
+		goto free_cmd;
+	if (ret) {
+		tv_cmd_free(cmd);
+		tv_scsi_fail(req, VIRTIO_SCSI_S_FAILURE);
+		tv_scsi_write_resp(vq, in, chain->nin, chain->head,
+				   &req->resp, 0);
+		return;
+	}
+
+	se_cmd = &cmd->se_cmd;
+	se_cmd->tag = req->tag;
+	if (target_init_cmd(se_cmd, req->tpg->se_sess, cmd->sense, req->lun,
+			    req->data_len, req->task_attr, req->dir,
+			    TARGET_SCF_ACK_KREF))
+		goto free_cmd;	/* the session is going away */
+	/* On failure LIO has already completed it with CHECK CONDITION. */
+	if (target_submit_prep(se_cmd, req->cdb, cmd->sgl, cmd->nsg, NULL, 0,
+			       cmd->prot_sgl, cmd->nprot, GFP_KERNEL))
+		return;
+	target_submit(se_cmd);
+	return;
+
+free_cmd:
+	tv_cmd_free(cmd);
+busy:
+	tv_scsi_fail(req, VIRTIO_SCSI_S_BUSY);
+	tv_scsi_write_resp(vq, in, chain->nin, chain->head, &req->resp, 0);
+}
+
+static void tv_scsi_handle_req(struct tv_vq *vq, const struct tv_chain *chain)
+{
+	struct tv_req req;
+
+	switch (tv_scsi_parse(vq, chain, &req)) {
+	case TV_SUBMIT:
+		tv_scsi_submit(vq, chain, &req);
+		break;
+	case TV_RESPOND:
+		tv_scsi_write_resp(vq, chain->seg + chain->nout, chain->nin,
+				   chain->head, &req.resp, 0);
+		break;
+	case TV_DROP:
+		tv_ring_add_used(vq, chain->head, 0);
+		break;
+	}
+}
+
+/**
+ * tv_scsi_handle_kick() - serve a request queue's new buffers
+ * @work: the queue's kick work
+ *
+ * Context: worker.
+ */
+void tv_scsi_handle_kick(struct tv_work *work)
+{
+	tv_ring_serve(container_of(work, struct tv_vq, kick_work),
+		      tv_scsi_handle_req);
+}
+
+static void tv_scsi_respond(struct tv_vq *vq, struct tv_cmd *cmd)
+{
+	struct se_cmd *se_cmd = &cmd->se_cmd;
+	struct virtio_scsi_cmd_resp resp = {};
+	u32 data_in = 0, sense_len;
+	unsigned int i;
+	size_t skip;
+
+	resp.response = cmd->response;
+	if (cmd->response == VIRTIO_SCSI_S_OK) {
+		resp.status = se_cmd->scsi_status;
+		sense_len = min_t(u32, se_cmd->scsi_sense_length,
+				  VIRTIO_SCSI_SENSE_SIZE);
+		memcpy(resp.sense, cmd->sense, sense_len);
+		resp.sense_len = cpu_to_le32(sense_len);
+		if (se_cmd->se_cmd_flags & (SCF_OVERFLOW_BIT | SCF_UNDERFLOW_BIT))
+			resp.resid = cpu_to_le32(se_cmd->residual_count);
+		if (cmd->dir == DMA_FROM_DEVICE)
+			data_in = se_cmd->data_length;
+	}
+	/* The backend wrote data-in pages behind our back: log them. */
+	skip = sizeof(resp);
+	for (i = 0; i < cmd->nin && cmd->dir == DMA_FROM_DEVICE; i++) {
+		if (skip < cmd->in[i].len)
+			tv_log_write(vq, cmd->in[i].gpa + skip,
+				     cmd->in[i].len - skip);
+		skip -= min_t(size_t, skip, cmd->in[i].len);
+	}
+	tv_scsi_write_resp(vq, cmd->in, cmd->nin, cmd->head, &resp, data_in);
+}
+
+/**
+ * tv_scsi_handle_done() - write responses of completed commands
+ * @work: the queue's done work
+ *
+ * Context: worker.
+ */
+void tv_scsi_handle_done(struct tv_work *work)
+{
+	struct tv_vq *vq = container_of(work, struct tv_vq, done_work);
+	struct tv_cmd *cmd, *next;
+	struct llist_node *list;
+
+	mutex_lock(&vq->mutex);
+	list = llist_reverse_order(llist_del_all(&vq->done));
+	llist_for_each_entry_safe(cmd, next, list, done_node) {
+		tv_scsi_respond(vq, cmd);
+		if (cmd->released) {
+			tv_cmd_free(cmd);
+		} else {
+			cmd->responded = true;
+			transport_generic_free_cmd(&cmd->se_cmd, 0);
+		}
+	}
+	tv_ring_flush(vq);
+	mutex_unlock(&vq->mutex);
+}
+
+static void tv_scsi_complete(struct tv_cmd *cmd)
+{
+	struct tv_vq *vq = cmd->vq;
+
+	llist_add(&cmd->done_node, &vq->done);
+	tv_work_queue(READ_ONCE(vq->worker), &vq->done_work);
+}
+
+/**
+ * tv_scsi_queue_status() - LIO has the status (and data) of a command
+ * @se_cmd: the command
+ *
+ * Context: any; LIO's completion context.
+ * Return: 0.
+ */
+int tv_scsi_queue_status(struct se_cmd *se_cmd)
+{
+	struct tv_cmd *cmd = container_of(se_cmd, struct tv_cmd, se_cmd);
+
+	cmd->response = VIRTIO_SCSI_S_OK;
+	tv_scsi_complete(cmd);
+	return 0;
+}
+
+/**
+ * tv_scsi_aborted_task() - LIO aborted a command without a status
+ * @se_cmd: the command; ->release_cmd() follows
+ *
+ * Context: any.
+ */
+void tv_scsi_aborted_task(struct se_cmd *se_cmd)
+{
+	struct tv_cmd *cmd = container_of(se_cmd, struct tv_cmd, se_cmd);
+
+	cmd->response = VIRTIO_SCSI_S_ABORTED;
+}
+
+/**
+ * tv_scsi_release_cmd() - LIO dropped its last reference to a command
+ * @se_cmd: a request-queue command or a TMF
+ *
+ * Context: any.
+ */
+void tv_scsi_release_cmd(struct se_cmd *se_cmd)
+{
+	struct tv_cmd *cmd;
+
+	if (se_cmd->se_cmd_flags & SCF_SCSI_TMR_CDB) {
+		tv_ctl_release_tmf(se_cmd);
+		return;
+	}
+	cmd = container_of(se_cmd, struct tv_cmd, se_cmd);
+	if (cmd->responded) {
+		tv_cmd_free(cmd);
+		return;
+	}
+	/* Never reported: answer the guest (ABORTED), then free. */
+	cmd->released = true;
+	tv_scsi_complete(cmd);
+}
