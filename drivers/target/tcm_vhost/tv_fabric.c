@@ -6,12 +6,12 @@
  * Locking (outermost first, see also tv_target.h):
  *   tv_tpg_list_lock  guards tv_tpg_list; taken by make/drop tpg (in
  *                     tv_configfs.c) and by the vhost side to bind TPGs.
- *   tv_tpg.lock       guards tpg->se_sess and tpg->nexus_name (and the
- *                     vhost side's tpg->dev, tpg->lun_count).  A nexus is
- *                     created and detached under it; the detached session
- *                     is drained and freed after it is dropped, so no
- *                     LIO or vhost callback ever runs under tpg->lock
- *                     because of us.
+ *   tv_tpg.lock       guards tpg->se_sess and tpg->nexus_name here (and
+ *                     tpg->dev, tpg->lun_count elsewhere).  A nexus is
+ *                     created (target_setup_session()) and detached under
+ *                     it; a detached session is drained and freed only
+ *                     after the lock is dropped, so waiting for commands
+ *                     never blocks the vhost side on tpg->lock.
  * The command callbacks take no lock here: they forward to the vhost
  * side, which owns every command.
  */
@@ -87,14 +87,20 @@ static int tv_get_cmd_state(struct se_cmd *se_cmd)
 /* ---- command callbacks: all forwarded to the vhost side ---- */
 
 /*
- * LIO calls this after queue_data_in/queue_status and after a TMR
- * response.  Every LIO release we support requires it, but the vhost
- * side decides itself when a command is finished and drops its own
- * references, so there is nothing to do here: returning 0 tells LIO the
- * descriptor was not released.
+ * LIO's last touch of a command: it calls this after queue_data_in,
+ * queue_status or queue_tm_rsp (or after aborted_task) and never looks at
+ * the command again.  Every kernel we build for requires the callback and
+ * calls it unconditionally.  A command submitted with TARGET_SCF_ACK_KREF
+ * holds a reference for this moment, dropped here, so that release_cmd
+ * cannot run while LIO still uses the command.  After an abort without
+ * TAS, LIO has already dropped that reference itself and the one dropped
+ * here is the submitter's.  Without ACK_KREF there is nothing to drop.
+ * Returns 1 if the command was released here.
  */
 static int tv_check_stop_free(struct se_cmd *se_cmd)
 {
+	if (se_cmd->se_cmd_flags & SCF_ACK_KREF)
+		return target_put_sess_cmd(se_cmd);
 	return 0;
 }
 
