@@ -191,7 +191,7 @@ struct tv_mem {
  * @seg: TV_MAX_SEGS scratch segments for the chain being parsed
  */
 struct tv_vq {
-	struct mutex mutex;
+	struct mutex mutex;	/* see above */
 	struct tv_dev *dev;
 	unsigned int index;
 	unsigned int num;
@@ -260,7 +260,7 @@ struct tv_evt {
  * @events_missed: events dropped for lack of buffers, to be reported
  */
 struct tv_dev {
-	struct mutex mutex;
+	struct mutex mutex;	/* see above */
 	struct task_struct *owner;
 	struct mm_struct *mm;
 	u64 features;
@@ -275,7 +275,7 @@ struct tv_dev {
 	char wwpn[TV_NAMELEN];
 	atomic_t inflight;
 	wait_queue_head_t inflight_wq;
-	spinlock_t evt_lock;
+	spinlock_t evt_lock;	/* see above */
 	struct list_head evt_list;
 	unsigned int evt_count;
 	bool events_missed;
@@ -326,6 +326,21 @@ static inline u16 tv16(const struct tv_vq *vq, __virtio16 v)
 static inline __virtio16 tv_cpu16(const struct tv_vq *vq, u16 v)
 {
 	return __cpu_to_virtio16(tv_le(vq), v);
+}
+
+static inline u32 tv32(const struct tv_vq *vq, __virtio32 v)
+{
+	return __virtio32_to_cpu(tv_le(vq), v);
+}
+
+static inline __virtio32 tv_cpu32(const struct tv_vq *vq, u32 v)
+{
+	return __cpu_to_virtio32(tv_le(vq), v);
+}
+
+static inline u64 tv64(const struct tv_vq *vq, __virtio64 v)
+{
+	return __virtio64_to_cpu(tv_le(vq), v);
 }
 
 /* tv_ring.c */

@@ -84,7 +84,7 @@ static void tv_ctl_tmf(struct tv_vq *vq, const struct tv_chain *chain)
 		resp.response = VIRTIO_SCSI_S_BAD_TARGET;
 		goto respond;
 	}
-	type = tv_tmf_lio_type(le32_to_cpu((__force __le32)req.subtype));
+	type = tv_tmf_lio_type(tv32(vq, req.subtype));
 	if (type < 0)
 		goto respond;
 
@@ -100,7 +100,7 @@ static void tv_ctl_tmf(struct tv_vq *vq, const struct tv_chain *chain)
 	atomic_inc(&vq->dev->inflight);
 	if (target_submit_tmr(&tmf->se_cmd, tpg->se_sess, NULL, lun, tmf, type,
 			      GFP_KERNEL,
-			      le64_to_cpu((__force __le64)req.tag),
+			      tv64(vq, req.tag),
 			      TARGET_SCF_ACK_KREF)) {
 		kfree(tmf);
 		tv_dev_put_inflight(vq->dev);
@@ -131,14 +131,14 @@ static void tv_ctl_an(struct tv_vq *vq, const struct tv_chain *chain)
 static void tv_ctl_handle_req(struct tv_vq *vq, const struct tv_chain *chain)
 {
 	u8 failure = VIRTIO_SCSI_S_FAILURE;
-	__le32 type;
+	__virtio32 type;
 
 	if (tv_segs_copy_from(chain->seg, chain->nout, 0, &type,
 			      sizeof(type)) != sizeof(type)) {
 		tv_ctl_respond(vq, chain, &failure, sizeof(failure));
 		return;
 	}
-	switch (le32_to_cpu(type)) {
+	switch (tv32(vq, type)) {
 	case VIRTIO_SCSI_T_TMF:
 		tv_ctl_tmf(vq, chain);
 		break;
@@ -368,11 +368,11 @@ static void tv_evt_deliver(struct tv_vq *vq)
 			break;
 		}
 		memset(&ev, 0, sizeof(ev));
-		ev.event = (__force __virtio32)cpu_to_le32((evt ? evt->event :
-			VIRTIO_SCSI_T_NO_EVENT) |
-			(missed ? VIRTIO_SCSI_T_EVENTS_MISSED : 0));
+		ev.event = tv_cpu32(vq, (evt ? evt->event :
+					 VIRTIO_SCSI_T_NO_EVENT) |
+				    (missed ? VIRTIO_SCSI_T_EVENTS_MISSED : 0));
 		if (evt) {
-			ev.reason = (__force __virtio32)cpu_to_le32(evt->reason);
+			ev.reason = tv_cpu32(vq, evt->reason);
 			memcpy(ev.lun, evt->lun, sizeof(ev.lun));
 		}
 		kfree(evt);

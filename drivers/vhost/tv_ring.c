@@ -86,8 +86,8 @@ static enum tv_fetch tv_ring_walk_indirect(struct tv_vq *vq,
 					   struct tv_chain *chain,
 					   const struct vring_desc *d)
 {
-	u32 len = __virtio32_to_cpu(tv_le(vq), d->len);
-	u64 gpa = __virtio64_to_cpu(tv_le(vq), d->addr);
+	u32 len = tv32(vq, d->len);
+	u64 gpa = tv64(vq, d->addr);
 	struct vring_desc __user *table;
 	unsigned int count, seen = 0;
 	struct vring_desc e;
@@ -112,8 +112,8 @@ static enum tv_fetch tv_ring_walk_indirect(struct tv_vq *vq,
 		flags = tv16(vq, e.flags);
 		if (flags & VRING_DESC_F_INDIRECT)
 			return tv_chain_bad(vq, "nested indirect table");
-		ret = tv_chain_add(vq, chain, __virtio64_to_cpu(tv_le(vq), e.addr),
-				   __virtio32_to_cpu(tv_le(vq), e.len),
+		ret = tv_chain_add(vq, chain, tv64(vq, e.addr),
+				   tv32(vq, e.len),
 				   flags & VRING_DESC_F_WRITE);
 		if (ret != TV_FETCH_OK)
 			return ret;
@@ -145,8 +145,8 @@ static enum tv_fetch tv_ring_walk(struct tv_vq *vq, struct tv_chain *chain)
 				return tv_chain_bad(vq, "indirect with next");
 			return tv_ring_walk_indirect(vq, chain, &d);
 		}
-		ret = tv_chain_add(vq, chain, __virtio64_to_cpu(tv_le(vq), d.addr),
-				   __virtio32_to_cpu(tv_le(vq), d.len),
+		ret = tv_chain_add(vq, chain, tv64(vq, d.addr),
+				   tv32(vq, d.len),
 				   flags & VRING_DESC_F_WRITE);
 		if (ret != TV_FETCH_OK)
 			return ret;
@@ -279,8 +279,8 @@ int tv_ring_add_used(struct tv_vq *vq, u16 head, u32 len)
 	if (vq->broken || !vq->num)
 		return -EFAULT;
 	slot = vq->last_used_idx & (vq->num - 1);
-	e.id = __cpu_to_virtio32(tv_le(vq), head);
-	e.len = __cpu_to_virtio32(tv_le(vq), len);
+	e.id = tv_cpu32(vq, head);
+	e.len = tv_cpu32(vq, len);
 	if (copy_to_user(&vq->used->ring[slot], &e, sizeof(e))) {
 		tv_ring_break(vq, "used ring unwritable");
 		return -EFAULT;

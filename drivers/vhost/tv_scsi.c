@@ -192,7 +192,8 @@ static void tv_scsi_write_resp(struct tv_vq *vq, const struct tv_seg *in,
 }
 
 /* Fill @resp with CHECK CONDITION and fixed-format sense. */
-static enum tv_verdict tv_scsi_check(struct tv_req *req, u8 key, u8 asc)
+static enum tv_verdict tv_scsi_check(const struct tv_vq *vq,
+				     struct tv_req *req, u8 key, u8 asc)
 {
 	memset(&req->resp, 0, sizeof(req->resp));
 	req->resp.status = SAM_STAT_CHECK_CONDITION;
@@ -200,7 +201,7 @@ static enum tv_verdict tv_scsi_check(struct tv_req *req, u8 key, u8 asc)
 	req->resp.sense[2] = key;
 	req->resp.sense[7] = 10;
 	req->resp.sense[12] = asc;
-	req->resp.sense_len = cpu_to_le32(18);
+	req->resp.sense_len = tv_cpu32(vq, 18);
 	return TV_RESPOND;
 }
 
@@ -248,14 +249,14 @@ static enum tv_verdict tv_scsi_parse(struct tv_vq *vq,
 		return tv_scsi_fail(req, VIRTIO_SCSI_S_FAILURE);
 	if (pi) {
 		lun = h.pi.lun;
-		req->tag = le64_to_cpu((__force __le64)h.pi.tag);
+		req->tag = tv64(vq, h.pi.tag);
 		attr = h.pi.task_attr;
 		cdb = h.pi.cdb;
-		pi_out = le32_to_cpu((__force __le32)h.pi.pi_bytesout);
-		pi_in = le32_to_cpu((__force __le32)h.pi.pi_bytesin);
+		pi_out = tv32(vq, h.pi.pi_bytesout);
+		pi_in = tv32(vq, h.pi.pi_bytesin);
 	} else {
 		lun = h.plain.lun;
-		req->tag = le64_to_cpu((__force __le64)h.plain.tag);
+		req->tag = tv64(vq, h.plain.tag);
 		attr = h.plain.task_attr;
 		cdb = h.plain.cdb;
 	}
@@ -268,7 +269,7 @@ static enum tv_verdict tv_scsi_parse(struct tv_vq *vq,
 		return tv_scsi_fail(req, VIRTIO_SCSI_S_FAILURE);
 	/* LIO copies scsi_command_size() bytes: never past our 32. */
 	if (scsi_command_size(cdb) > VIRTIO_SCSI_CDB_SIZE)
-		return tv_scsi_check(req, ILLEGAL_REQUEST, 0x24);
+		return tv_scsi_check(vq, req, ILLEGAL_REQUEST, 0x24);
 	memcpy(req->cdb, cdb, sizeof(req->cdb));
 
 	out = chain->out_len - req->hdr_len;
@@ -281,7 +282,7 @@ static enum tv_verdict tv_scsi_parse(struct tv_vq *vq,
 	req->pi_len = pi_out + pi_in;
 	req->data_len = out + in - req->pi_len;
 	if (out + in > (u64)TV_MAX_DATA_PAGES * PAGE_SIZE)
-		return tv_scsi_check(req, ILLEGAL_REQUEST, 0x24);
+		return tv_scsi_check(vq, req, ILLEGAL_REQUEST, 0x24);
 	return TV_SUBMIT;
 }
 
@@ -523,9 +524,9 @@ static void tv_scsi_respond(struct tv_vq *vq, struct tv_cmd *cmd)
 		sense_len = min_t(u32, se_cmd->scsi_sense_length,
 				  VIRTIO_SCSI_SENSE_SIZE);
 		memcpy(resp.sense, cmd->sense, sense_len);
-		resp.sense_len = cpu_to_le32(sense_len);
+		resp.sense_len = tv_cpu32(vq, sense_len);
 		if (se_cmd->se_cmd_flags & (SCF_OVERFLOW_BIT | SCF_UNDERFLOW_BIT))
-			resp.resid = cpu_to_le32(se_cmd->residual_count);
+			resp.resid = tv_cpu32(vq, se_cmd->residual_count);
 		if (cmd->dir == DMA_FROM_DEVICE)
 			data_in = se_cmd->data_length;
 	}

@@ -180,10 +180,10 @@ static long tv_dev_set_owner(struct tv_dev *dev)
 	return 0;
 }
 
+typedef void (*tv_vq_fn_t)(struct tv_vq *vq, void *arg);
+
 /* Apply @fn(vq, arg) to every queue under its mutex. */
-static void tv_dev_for_each_vq(struct tv_dev *dev,
-			       void (*fn)(struct tv_vq *vq, void *arg),
-			       void *arg)
+static void tv_dev_apply(struct tv_dev *dev, tv_vq_fn_t fn, void *arg)
 {
 	unsigned int i;
 
@@ -345,7 +345,7 @@ static long tv_dev_set_mem_table(struct tv_dev *dev,
 
 	old = dev->mem;
 	dev->mem = mem;
-	tv_dev_for_each_vq(dev, tv_vq_set_mem, mem);
+	tv_dev_apply(dev, tv_vq_set_mem, mem);
 	kvfree(old);
 	return 0;
 
@@ -473,7 +473,7 @@ static long tv_dev_set_log_fd(struct tv_dev *dev, int __user *argp)
 	}
 	old = dev->log_ctx;
 	dev->log_ctx = ctx;
-	tv_dev_for_each_vq(dev, tv_vq_set_log, dev);
+	tv_dev_apply(dev, tv_vq_set_log, dev);
 	if (old)
 		eventfd_ctx_put(old);
 	return 0;
@@ -490,7 +490,7 @@ static long tv_dev_set_features(struct tv_dev *dev, u64 __user *argp)
 	if ((features & (1ULL << VHOST_F_LOG_ALL)) && !dev->log_base)
 		return -EFAULT;
 	dev->features = features;
-	tv_dev_for_each_vq(dev, tv_vq_set_features, &features);
+	tv_dev_apply(dev, tv_vq_set_features, &features);
 	return 0;
 }
 
@@ -539,7 +539,7 @@ long tv_dev_ioctl(struct tv_dev *dev, unsigned int cmd, void __user *argp)
 		if (log != (unsigned long)log)
 			return -EFAULT;
 		dev->log_base = u64_to_user_ptr(log);
-		tv_dev_for_each_vq(dev, tv_vq_set_log, dev);
+		tv_dev_apply(dev, tv_vq_set_log, dev);
 		return 0;
 	case VHOST_SET_LOG_FD:
 		return tv_dev_set_log_fd(dev, argp);
@@ -802,7 +802,8 @@ long tv_vring_ioctl(struct tv_dev *dev, unsigned int cmd, void __user *argp)
 		else if (s.num > 0xffff)
 			ret = -EINVAL;
 		else
-			vq->last_avail_idx = vq->avail_idx = s.num;
+			vq->last_avail_idx = s.num;
+		vq->avail_idx = vq->last_avail_idx;
 		vq->broken = false;
 		break;
 	case VHOST_GET_VRING_BASE:

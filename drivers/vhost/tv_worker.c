@@ -72,8 +72,8 @@ static int tv_worker_fn(void *data)
 		__set_current_state(TASK_RUNNING);
 		node = llist_reverse_order(node);
 		llist_for_each_entry_safe(work, next, node, node) {
-			/* Clear first: a queue from now on runs it again. */
 			clear_bit(TV_WORK_QUEUED, &work->flags);
+			/* Clear before running: a queue from now on reruns it. */
 			smp_mb__after_atomic();
 			work->fn(work);
 			cond_resched();

@@ -62,7 +62,7 @@ struct tv_tpg {
 	struct tv_tport *tport;
 	struct se_portal_group se_tpg;
 	struct list_head node;
-	struct mutex lock;
+	struct mutex lock;	/* see above */
 	struct se_session *se_sess;
 	char nexus_name[TV_NAMELEN];
 	struct tv_dev *dev;
