@@ -27,6 +27,11 @@
 
 #include "tv_target.h"
 
+/* The virtio spec's name for a task management success (0). */
+#ifndef VIRTIO_SCSI_S_FUNCTION_COMPLETE
+#define VIRTIO_SCSI_S_FUNCTION_COMPLETE	VIRTIO_SCSI_S_OK
+#endif
+
 /* Queue 0 is control, 1 is event, 2.. are requests. */
 #define TV_VQ_CTL		0
 #define TV_VQ_EVT		1
@@ -252,6 +257,8 @@ struct tv_evt {
  * @vqs: the virtqueues
  * @tpgs: TPGs bound by SET_ENDPOINT, by tag (NULL: no endpoint)
  * @wwpn: the endpoint's WWPN
+ * @cmd_lock: guards @cmds (a spinlock, innermost)
+ * @cmds: request commands handed to LIO, for task management
  * @inflight: commands and TMFs handed to LIO and not yet freed
  * @inflight_wq: woken when @inflight drops to zero (teardown waits)
  * @evt_lock: guards @evt_list, @evt_count, @events_missed
@@ -273,6 +280,8 @@ struct tv_dev {
 	struct tv_vq vqs[TV_MAX_VQS];
 	struct tv_tpg **tpgs;
 	char wwpn[TV_NAMELEN];
+	spinlock_t cmd_lock;	/* see above */
+	struct list_head cmds;
 	atomic_t inflight;
 	wait_queue_head_t inflight_wq;
 	spinlock_t evt_lock;	/* see above */
@@ -377,6 +386,24 @@ size_t tv_segs_copy_to(struct tv_vq *vq, const struct tv_seg *seg,
 		       size_t len);
 
 /* tv_scsi.c */
+
+/**
+ * struct tv_task - a command in flight, as task management sees it
+ * @tag: the guest's tag
+ * @lun: the LUN it addresses
+ */
+struct tv_task {
+	u64 tag;
+	u64 lun;
+};
+
+/* Filters of tv_scsi_find_tasks(). */
+#define TV_TASK_ANY_LUN		BIT(0)
+#define TV_TASK_BY_TAG		BIT(1)
+
+unsigned int tv_scsi_find_tasks(struct tv_dev *dev, struct se_session *sess,
+				u64 lun, u64 tag, unsigned int flags,
+				struct tv_task *tasks, unsigned int max);
 void tv_scsi_handle_kick(struct tv_work *work);
 void tv_scsi_handle_done(struct tv_work *work);
 int tv_scsi_cache_create(void);

@@ -25,38 +25,135 @@
 
 /**
  * struct tv_tmf - a task management function in flight
- * @se_cmd: LIO's TMR command
+ * @se_cmd: LIO's TMR command (unused by a set-wide parent)
  * @vq: the control queue
  * @done_node: on the control queue's done list
- * @head: descriptor chain to return
- * @resp: where the one-byte response goes
+ * @parent: for one ABORT TASK of a set-wide function, that function
+ * @pending: for a set-wide parent, its children plus one
+ * @sess: the nexus the function applies to
+ * @subtype: VIRTIO_SCSI_T_TMF_*
+ * @head: descriptor chain to return (not for a child)
+ * @resp: where the one-byte response goes (not for a child)
  * @response: the virtio-scsi response
  */
 struct tv_tmf {
 	struct se_cmd se_cmd;
 	struct tv_vq *vq;
 	struct llist_node done_node;
+	struct tv_tmf *parent;
+	atomic_t pending;
+	struct se_session *sess;
+	u32 subtype;
 	u16 head;
 	struct tv_seg resp;
 	u8 response;
 };
-
-static int tv_tmf_lio_type(u32 subtype)
-{
-	switch (subtype) {
-	case VIRTIO_SCSI_T_TMF_ABORT_TASK:
-		return TMR_ABORT_TASK;
-	case VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET:
-		return TMR_LUN_RESET;
-	}
-	return -1;
-}
 
 static void tv_ctl_respond(struct tv_vq *vq, const struct tv_chain *chain,
 			   const void *resp, size_t len)
 {
 	tv_ring_respond(vq, chain->seg + chain->nout, chain->nin, chain->head,
 			resp, len, 0);
+}
+
+static struct tv_tmf *tv_tmf_alloc(struct tv_vq *vq, struct se_session *sess,
+				   u32 subtype)
+{
+	struct tv_tmf *tmf = kzalloc(sizeof(*tmf), GFP_KERNEL);
+
+	if (!tmf)
+		return NULL;
+	tmf->vq = vq;
+	tmf->sess = sess;
+	tmf->subtype = subtype;
+	tmf->response = VIRTIO_SCSI_S_FUNCTION_COMPLETE;
+	atomic_set(&tmf->pending, 1);
+	atomic_inc(&vq->dev->inflight);
+	return tmf;
+}
+
+static void tv_tmf_free(struct tv_tmf *tmf)
+{
+	struct tv_dev *dev = tmf->vq->dev;
+
+	kfree(tmf);
+	tv_dev_put_inflight(dev);
+}
+
+/* Queue @tmf for its response in the worker. */
+static void tv_tmf_done(struct tv_tmf *tmf)
+{
+	struct tv_vq *vq = tmf->vq;
+
+	llist_add(&tmf->done_node, &vq->done);
+	tv_work_queue(READ_ONCE(vq->worker), &vq->done_work);
+}
+
+/* Submit one LIO TMR for @tmf; on failure, @tmf is freed. */
+static int tv_tmf_submit(struct tv_tmf *tmf, u64 lun, int type, u64 tag)
+{
+	int ret;
+
+	ret = target_submit_tmr(&tmf->se_cmd, tmf->sess, NULL, lun, tmf, type,
+				GFP_KERNEL, tag, TARGET_SCF_ACK_KREF);
+	if (ret)
+		tv_tmf_free(tmf);
+	return ret;
+}
+
+/*
+ * ABORT TASK SET and I_T NEXUS RESET, which LIO leaves to the fabric:
+ * one LIO ABORT TASK per command of the nexus (on the LUN, or on all),
+ * and the answer once every one of them has finished.
+ */
+static void tv_tmf_abort_set(struct tv_tmf *parent, u64 lun, bool all_luns)
+{
+	unsigned int flags = all_luns ? TV_TASK_ANY_LUN : 0;
+	struct tv_dev *dev = parent->vq->dev;
+	struct tv_task *tasks = NULL;
+	unsigned int i, n, max;
+	struct tv_tmf *child;
+
+	max = tv_scsi_find_tasks(dev, parent->sess, lun, 0, flags, NULL, 0);
+	if (max) {
+		tasks = kmalloc_array(max, sizeof(*tasks), GFP_KERNEL);
+		if (!tasks)
+			max = 0;
+	}
+	n = min(max, tv_scsi_find_tasks(dev, parent->sess, lun, 0, flags,
+					tasks, max));
+	for (i = 0; i < n; i++) {
+		child = tv_tmf_alloc(parent->vq, parent->sess,
+				     VIRTIO_SCSI_T_TMF_ABORT_TASK);
+		if (!child) {
+			parent->response = VIRTIO_SCSI_S_BUSY;
+			break;
+		}
+		child->parent = parent;
+		atomic_inc(&parent->pending);
+		if (tv_tmf_submit(child, tasks[i].lun, TMR_ABORT_TASK,
+				  tasks[i].tag)) {
+			atomic_dec(&parent->pending);
+			parent->response = VIRTIO_SCSI_S_BUSY;
+			break;
+		}
+	}
+	kfree(tasks);
+	if (atomic_dec_and_test(&parent->pending))
+		tv_tmf_done(parent);
+}
+
+/* Answer QUERY TASK and QUERY TASK SET from the commands in flight. */
+static u8 tv_tmf_query(struct tv_vq *vq, struct se_session *sess, u32 subtype,
+		       u64 lun, u64 tag)
+{
+	unsigned int flags = 0;
+
+	if (subtype == VIRTIO_SCSI_T_TMF_QUERY_TASK)
+		flags |= TV_TASK_BY_TAG;
+	return tv_scsi_find_tasks(vq->dev, sess, lun, tag, flags, NULL, 0) ?
+	       VIRTIO_SCSI_S_FUNCTION_SUCCEEDED :
+	       VIRTIO_SCSI_S_FUNCTION_COMPLETE;
 }
 
 static void tv_ctl_tmf(struct tv_vq *vq, const struct tv_chain *chain)
@@ -67,8 +164,8 @@ static void tv_ctl_tmf(struct tv_vq *vq, const struct tv_chain *chain)
 	};
 	struct tv_tpg *tpg;
 	struct tv_tmf *tmf;
-	u64 lun;
-	int type;
+	u32 subtype;
+	u64 lun, tag;
 
 	if (chain->in_len < sizeof(resp)) {
 		tv_ring_add_used(vq, chain->head, 0);
@@ -84,30 +181,44 @@ static void tv_ctl_tmf(struct tv_vq *vq, const struct tv_chain *chain)
 		resp.response = VIRTIO_SCSI_S_BAD_TARGET;
 		goto respond;
 	}
-	type = tv_tmf_lio_type(tv32(vq, req.subtype));
-	if (type < 0)
+	subtype = tv32(vq, req.subtype);
+	tag = tv64(vq, req.tag);
+	switch (subtype) {
+	case VIRTIO_SCSI_T_TMF_QUERY_TASK:
+	case VIRTIO_SCSI_T_TMF_QUERY_TASK_SET:
+		resp.response = tv_tmf_query(vq, tpg->se_sess, subtype, lun,
+					     tag);
 		goto respond;
+	case VIRTIO_SCSI_T_TMF_ABORT_TASK:
+	case VIRTIO_SCSI_T_TMF_ABORT_TASK_SET:
+	case VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET:
+	case VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET:
+		break;
+	default:
+		/* CLEAR ACA: LIO has no ACA. CLEAR TASK SET: not ours alone. */
+		goto respond;
+	}
 
-	tmf = kzalloc(sizeof(*tmf), GFP_KERNEL);
+	tmf = tv_tmf_alloc(vq, tpg->se_sess, subtype);
 	if (!tmf) {
 		resp.response = VIRTIO_SCSI_S_BUSY;
 		goto respond;
 	}
-	tmf->vq = vq;
 	tmf->head = chain->head;
-	/* The chain is in_len >= 1, so its first writable segment is not empty. */
+	/* in_len >= 1, so the first writable segment is not empty. */
 	tmf->resp = chain->seg[chain->nout];
-	atomic_inc(&vq->dev->inflight);
-	if (target_submit_tmr(&tmf->se_cmd, tpg->se_sess, NULL, lun, tmf, type,
-			      GFP_KERNEL,
-			      tv64(vq, req.tag),
-			      TARGET_SCF_ACK_KREF)) {
-		kfree(tmf);
-		tv_dev_put_inflight(vq->dev);
-		goto respond;
+	switch (subtype) {
+	case VIRTIO_SCSI_T_TMF_ABORT_TASK_SET:
+		tv_tmf_abort_set(tmf, lun, false);
+		return;
+	case VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET:
+		tv_tmf_abort_set(tmf, lun, true);
+		return;
 	}
-	return;
-
+	if (!tv_tmf_submit(tmf, lun, subtype == VIRTIO_SCSI_T_TMF_ABORT_TASK ?
+			   TMR_ABORT_TASK : TMR_LUN_RESET, tag))
+		return;
+	resp.response = VIRTIO_SCSI_S_BUSY;
 respond:
 	tv_ctl_respond(vq, chain, &resp, sizeof(resp));
 }
@@ -169,7 +280,7 @@ static u8 tv_tmf_response(struct se_cmd *se_cmd)
 	switch (se_cmd->se_tmr_req->response) {
 	case TMR_FUNCTION_COMPLETE:
 	case TMR_TASK_DOES_NOT_EXIST:	/* nothing left to abort */
-		return VIRTIO_SCSI_S_OK;
+		return VIRTIO_SCSI_S_FUNCTION_COMPLETE;
 	case TMR_LUN_DOES_NOT_EXIST:
 		return VIRTIO_SCSI_S_INCORRECT_LUN;
 	}
@@ -185,31 +296,54 @@ static u8 tv_tmf_response(struct se_cmd *se_cmd)
 void tv_ctl_queue_tm_rsp(struct se_cmd *se_cmd)
 {
 	struct tv_tmf *tmf = container_of(se_cmd, struct tv_tmf, se_cmd);
-	struct tv_vq *vq = tmf->vq;
 
 	tmf->response = tv_tmf_response(se_cmd);
-	llist_add(&tmf->done_node, &vq->done);
-	tv_work_queue(READ_ONCE(vq->worker), &vq->done_work);
+	tv_tmf_done(tmf);
+}
+
+/* A set-wide function is over: the I_T nexus reset's unit attention. */
+static void tv_tmf_finish_set(struct tv_tmf *tmf)
+{
+	if (tmf->subtype == VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET &&
+	    tmf->response == VIRTIO_SCSI_S_FUNCTION_COMPLETE)
+		core_allocate_nexus_loss_ua(tmf->sess->se_node_acl);
 }
 
 /**
  * tv_ctl_handle_done() - write responses of finished TMFs
  * @work: the control queue's done work
  *
+ * A child ABORT TASK only counts down its parent; a set-wide parent
+ * answers when the last child is done and was never given to LIO.
+ *
  * Context: worker.
  */
 void tv_ctl_handle_done(struct tv_work *work)
 {
 	struct tv_vq *vq = container_of(work, struct tv_vq, done_work);
-	struct tv_tmf *tmf, *next;
+	struct tv_tmf *tmf, *next, *parent;
 	struct llist_node *list;
+	bool set_wide;
 
 	mutex_lock(&vq->mutex);
 	list = llist_reverse_order(llist_del_all(&vq->done));
 	llist_for_each_entry_safe(tmf, next, list, done_node) {
-		tv_ring_respond(vq, &tmf->resp, 1, tmf->head, &tmf->response,
-				sizeof(tmf->response), 0);
-		transport_generic_free_cmd(&tmf->se_cmd, 0);
+		parent = tmf->parent;
+		set_wide = tmf->subtype == VIRTIO_SCSI_T_TMF_ABORT_TASK_SET ||
+			   tmf->subtype == VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET;
+		if (!parent) {
+			if (set_wide)
+				tv_tmf_finish_set(tmf);
+			tv_ring_respond(vq, &tmf->resp, 1, tmf->head,
+					&tmf->response, sizeof(tmf->response),
+					0);
+		}
+		if (set_wide)
+			tv_tmf_free(tmf);
+		else
+			transport_generic_free_cmd(&tmf->se_cmd, 0);
+		if (parent && atomic_dec_and_test(&parent->pending))
+			tv_tmf_done(parent);
 	}
 	tv_ring_flush(vq);
 	mutex_unlock(&vq->mutex);
@@ -223,11 +357,7 @@ void tv_ctl_handle_done(struct tv_work *work)
  */
 void tv_ctl_release_tmf(struct se_cmd *se_cmd)
 {
-	struct tv_tmf *tmf = container_of(se_cmd, struct tv_tmf, se_cmd);
-	struct tv_dev *dev = tmf->vq->dev;
-
-	kfree(tmf);
-	tv_dev_put_inflight(dev);
+	tv_tmf_free(container_of(se_cmd, struct tv_tmf, se_cmd));
 }
 
 /**

@@ -47,6 +47,7 @@
  * @se_cmd: LIO's command; its sense buffer is @sense
  * @vq: request queue it came from
  * @done_node: on @vq's done list
+ * @node: on the device's command list (task management), once submitted
  * @head: descriptor chain to return
  * @response: virtio-scsi response to report (ABORTED until LIO answers)
  * @responded: the response is written; ->release_cmd() may free
@@ -66,6 +67,7 @@ struct tv_cmd {
 	struct se_cmd se_cmd;
 	struct tv_vq *vq;
 	struct llist_node done_node;
+	struct list_head node;
 	u16 head;
 	u8 response;
 	bool responded;
@@ -404,6 +406,11 @@ static void tv_cmd_free(struct tv_cmd *cmd)
 	struct tv_dev *dev = cmd->vq->dev;
 	bool dirty = cmd->dir == DMA_FROM_DEVICE;
 
+	if (!list_empty(&cmd->node)) {
+		spin_lock(&dev->cmd_lock);
+		list_del(&cmd->node);
+		spin_unlock(&dev->cmd_lock);
+	}
 	tv_unpin_sgl(cmd->sgl, cmd->nsg, dirty);
 	if (cmd->sgl != cmd->inline_sg)
 		kfree(cmd->sgl);
@@ -432,6 +439,7 @@ static void tv_scsi_submit(struct tv_vq *vq, const struct tv_chain *chain,
 	if (!cmd)
 		goto busy;
 	atomic_inc(&vq->dev->inflight);
+	INIT_LIST_HEAD(&cmd->node);
 	cmd->vq = vq;
 	cmd->head = chain->head;
 	cmd->response = VIRTIO_SCSI_S_ABORTED;
@@ -466,6 +474,9 @@ static void tv_scsi_submit(struct tv_vq *vq, const struct tv_chain *chain,
 			    req->data_len, req->task_attr, req->dir,
 			    TARGET_SCF_ACK_KREF))
 		goto free_cmd;	/* the session is going away */
+	spin_lock(&vq->dev->cmd_lock);
+	list_add_tail(&cmd->node, &vq->dev->cmds);
+	spin_unlock(&vq->dev->cmd_lock);
 	/* On failure LIO has already completed it with CHECK CONDITION. */
 	if (target_submit_prep(se_cmd, req->cdb, cmd->sgl, cmd->nsg, NULL, 0,
 			       cmd->prot_sgl, cmd->nprot, GFP_KERNEL))
@@ -478,6 +489,49 @@ free_cmd:
 busy:
 	tv_scsi_fail(req, VIRTIO_SCSI_S_BUSY);
 	tv_scsi_write_resp(vq, in, chain->nin, chain->head, &req->resp, 0);
+}
+
+/**
+ * tv_scsi_find_tasks() - list the commands of a nexus still in flight
+ * @dev: device
+ * @sess: the I_T nexus
+ * @lun: only commands for this LUN, unless TV_TASK_ANY_LUN
+ * @tag: only commands with this tag, if TV_TASK_BY_TAG
+ * @flags: TV_TASK_*
+ * @tasks: filled with up to @max of them (may be NULL when @max is 0)
+ * @max: room in @tasks
+ *
+ * A command counts until its response is written.
+ *
+ * Context: any.
+ * Return: how many match, which may exceed @max.
+ */
+unsigned int tv_scsi_find_tasks(struct tv_dev *dev, struct se_session *sess,
+				u64 lun, u64 tag, unsigned int flags,
+				struct tv_task *tasks, unsigned int max)
+{
+	struct tv_cmd *cmd;
+	unsigned int n = 0;
+
+	spin_lock(&dev->cmd_lock);
+	list_for_each_entry(cmd, &dev->cmds, node) {
+		struct se_cmd *se_cmd = &cmd->se_cmd;
+
+		if (se_cmd->se_sess != sess || READ_ONCE(cmd->responded) ||
+		    READ_ONCE(cmd->released))
+			continue;
+		if (!(flags & TV_TASK_ANY_LUN) && se_cmd->orig_fe_lun != lun)
+			continue;
+		if ((flags & TV_TASK_BY_TAG) && se_cmd->tag != tag)
+			continue;
+		if (n < max) {
+			tasks[n].tag = se_cmd->tag;
+			tasks[n].lun = se_cmd->orig_fe_lun;
+		}
+		n++;
+	}
+	spin_unlock(&dev->cmd_lock);
+	return n;
 }
 
 static void tv_scsi_handle_req(struct tv_vq *vq, const struct tv_chain *chain)
@@ -560,7 +614,7 @@ void tv_scsi_handle_done(struct tv_work *work)
 		if (cmd->released) {
 			tv_cmd_free(cmd);
 		} else {
-			cmd->responded = true;
+			WRITE_ONCE(cmd->responded, true);
 			transport_generic_free_cmd(&cmd->se_cmd, 0);
 		}
 	}
@@ -625,6 +679,6 @@ void tv_scsi_release_cmd(struct se_cmd *se_cmd)
 		return;
 	}
 	/* Never reported: answer the guest (ABORTED), then free. */
-	cmd->released = true;
+	WRITE_ONCE(cmd->released, true);
 	tv_scsi_complete(cmd);
 }

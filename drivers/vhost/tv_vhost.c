@@ -40,6 +40,8 @@ void tv_dev_init(struct tv_dev *dev)
 	unsigned int i;
 
 	mutex_init(&dev->mutex);
+	spin_lock_init(&dev->cmd_lock);
+	INIT_LIST_HEAD(&dev->cmds);
 	atomic_set(&dev->inflight, 0);
 	init_waitqueue_head(&dev->inflight_wq);
 	spin_lock_init(&dev->evt_lock);
