@@ -6,6 +6,10 @@
 #   make check      every test (static checks, selftests and guests in the VM)
 #   make bench      tcm_vhost against the in-tree vhost_scsi, side by side
 #   make install    modules_install + depmod + modprobe.d entry (real hosts)
+#   make kernels    tcm_vhost.ko for Debian 12's 6.1 and, in the trixie root
+#                   of scripts/setup-trixie, for 6.12 and 7.x: W=1 and sparse,
+#                   any warning fails; each into build/KVER/ (one kernel:
+#                   scripts/build-kernel KVER, e.g. 6.12 or 7.3)
 
 KVER ?= $(shell ls /lib/modules 2>/dev/null | grep -- '-amd64$$' | sort -V | head -1)
 KDIR ?= /lib/modules/$(KVER)/build
@@ -41,4 +45,7 @@ check:
 bench:
 	scripts/bench
 
-.PHONY: all modules clean install selftests deps run check bench
+kernels:
+	scripts/build-kernel --strict --sparse all
+
+.PHONY: all modules clean install selftests deps run check bench kernels
