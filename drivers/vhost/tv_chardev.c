@@ -87,6 +87,8 @@ static int tv_endpoint_set(struct tv_dev *dev, const struct vhost_scsi_target *t
 	lockdep_assert_held(&dev->mutex);
 	if (dev->tpgs)
 		return -EEXIST;
+	if (t->reserved)
+		return -EOPNOTSUPP;
 	tpgs = kcalloc(TV_MAX_TARGETS, sizeof(*tpgs), GFP_KERNEL);
 	if (!tpgs)
 		return -ENOMEM;
@@ -96,7 +98,7 @@ static int tv_endpoint_set(struct tv_dev *dev, const struct vhost_scsi_target *t
 		mutex_lock(&tpg->lock);
 		if (tpg->dev) {
 			mutex_unlock(&tpg->lock);
-			ret = -EEXIST;	/* another device serves this WWPN */
+			ret = -EBUSY;	/* another device serves this TPG */
 			goto unbind;
 		}
 		if (!tpg->se_sess) {

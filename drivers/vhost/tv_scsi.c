@@ -229,6 +229,44 @@ static int tv_scsi_task_attr(u8 attr)
 	return -1;
 }
 
+/*
+ * The direction a READ or WRITE family CDB moves data in, DMA_NONE for
+ * other opcodes. LIO's block backends read or write the medium according
+ * to the direction we pass, not the CDB: a READ whose buffer the guest
+ * marked device-readable would be written to the medium, past any
+ * Write Exclusive reservation.
+ */
+static enum dma_data_direction tv_scsi_rw_dir(const u8 *cdb)
+{
+	switch (cdb[0]) {
+	case READ_6:
+	case READ_10:
+	case READ_12:
+	case READ_16:
+		return DMA_FROM_DEVICE;
+	case WRITE_6:
+	case WRITE_10:
+	case WRITE_12:
+	case WRITE_16:
+	case WRITE_VERIFY:
+	case WRITE_VERIFY_12:
+	case WRITE_VERIFY_16:
+	case WRITE_SAME:
+	case WRITE_SAME_16:
+	case COMPARE_AND_WRITE:
+		return DMA_TO_DEVICE;
+	case VARIABLE_LENGTH_CMD:
+		switch ((cdb[8] << 8) | cdb[9]) {
+		case READ_32:
+			return DMA_FROM_DEVICE;
+		case WRITE_32:
+		case WRITE_SAME_32:
+			return DMA_TO_DEVICE;
+		}
+	}
+	return DMA_NONE;
+}
+
 static enum tv_verdict tv_scsi_parse(struct tv_vq *vq,
 				     const struct tv_chain *chain,
 				     struct tv_req *req)
@@ -281,6 +319,9 @@ static enum tv_verdict tv_scsi_parse(struct tv_vq *vq,
 	if (pi_out > out || pi_in > in || (pi_out && pi_in))
 		return tv_scsi_fail(req, VIRTIO_SCSI_S_FAILURE);
 	req->dir = out ? DMA_TO_DEVICE : in ? DMA_FROM_DEVICE : DMA_NONE;
+	if (req->dir != DMA_NONE && tv_scsi_rw_dir(cdb) != DMA_NONE &&
+	    req->dir != tv_scsi_rw_dir(cdb))
+		return tv_scsi_fail(req, VIRTIO_SCSI_S_FAILURE);
 	req->pi_len = pi_out + pi_in;
 	req->data_len = out + in - req->pi_len;
 	if (out + in > (u64)TV_MAX_DATA_PAGES * PAGE_SIZE)

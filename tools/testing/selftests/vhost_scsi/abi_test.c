@@ -179,6 +179,8 @@ TEST_F(abi, vring_addr_invalid)
 	int fd = self->d.fd;
 
 	ASSERT_EQ(0, ioctl(fd, VHOST_SET_OWNER));
+	/* The order a VMM uses: size first, then addresses. */
+	ASSERT_EQ(0, set_num(fd, VS_VQ_REQ, 128));
 	a.desc_user_addr = (uintptr_t)self->d.reg[0].hva;
 	a.avail_user_addr = a.desc_user_addr + 4096;
 	a.used_user_addr = a.desc_user_addr + 8192;

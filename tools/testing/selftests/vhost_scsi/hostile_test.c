@@ -172,7 +172,7 @@ static int chain(struct vs_vq *vq, const struct vs_seg *s, unsigned int n,
  * returned.  Returns the number of used entries, or -EPROTO if the device
  * returned a head that was not outstanding.
  */
-static int settle(struct vs_dev *d, struct vs_vq *vq)
+static int settle(struct vs_vq *vq)
 {
 	uint64_t end = vs_now_ns() + SETTLE_MS * 1000000ULL;
 	int n = 0, r;
@@ -184,7 +184,6 @@ static int settle(struct vs_dev *d, struct vs_vq *vq)
 		n++;
 	if (vs_vq_take_error(vq))
 		fprintf(stderr, "# device signalled the vring error eventfd\n");
-	(void)d;
 	return r == -EAGAIN ? n : r;
 }
 
@@ -269,7 +268,7 @@ static int read_chain(FIXTURE_DATA(hostile) *self, uint64_t *resp,
 	ASSERT_LE(0, (head));						\
 	vs_vq_raw_publish(rq(self), (uint16_t)(head));			\
 	vs_vq_kick_force(rq(self));					\
-	__n = settle(&self->t.d, rq(self));				\
+	__n = settle(rq(self));				\
 	ASSERT_LE(0, __n);						\
 	if ((resp) && __n) {						\
 		ASSERT_FALSE(resp_success(&self->t.d, (resp)));		\
@@ -310,7 +309,7 @@ TEST_F(hostile, head_out_of_range)
 
 	vs_vq_raw_publish(vq, (uint16_t)(vq->num + 5));
 	vs_vq_kick_force(vq);
-	n = settle(&self->t.d, vq);
+	n = settle(vq);
 	/* Nothing real was posted: nothing may come back. */
 	ASSERT_EQ(0, n);
 	still_works(_metadata, self, true);
@@ -477,7 +476,7 @@ TEST_F_TIMEOUT(hostile, indirect_too_many_entries, 60)
 		       0);
 	vs_vq_raw_publish(rq(self), head);
 	vs_vq_kick_force(rq(self));
-	used = settle(d, rq(self));
+	used = settle(rq(self));
 	ASSERT_LE(0, used);
 	/* Refusing is fine; claiming success means the data is there. */
 	if (used && resp_success(d, resp)) {
@@ -493,7 +492,7 @@ TEST_F(hostile, avail_idx_jump)
 
 	vs_vq_raw_avail_idx(vq, (uint16_t)(vq->avail_idx + vq->num + 5));
 	vs_vq_kick_force(vq);
-	ASSERT_EQ(0, settle(&self->t.d, vq));
+	ASSERT_EQ(0, settle(vq));
 	still_works(_metadata, self, true);
 }
 
@@ -526,7 +525,7 @@ TEST_F(hostile, duplicate_head)
 	vs_vq_raw_publish(rq(self), (uint16_t)head);
 	vs_vq_raw_publish(rq(self), (uint16_t)head);
 	vs_vq_kick_force(rq(self));
-	n = settle(d, rq(self));
+	n = settle(rq(self));
 	ASSERT_TRUE(n >= 0 || n == -EPROTO);
 	ASSERT_TRUE(tail_intact(d, data, 4096));
 	still_works(_metadata, self, true);
@@ -627,7 +626,7 @@ TEST_F(hostile, data_in_to_readonly_desc)
 	ASSERT_LE(0, chain(rq(self), s, 3, idx));
 	vs_vq_raw_publish(rq(self), (uint16_t)idx[0]);
 	vs_vq_kick_force(rq(self));
-	n = settle(d, rq(self));
+	n = settle(rq(self));
 	ASSERT_LE(0, n);
 	/* Neither the buffer nor the disk (checked next) may change. */
 	VS_KNOWN_BROKEN(vs_bytes_are(vs_gpa(d, data), 4096 + TAIL,
@@ -737,13 +736,13 @@ TEST_F(hostile, kernel_address_region)
 	d->nextra = 1;
 	r = vs_set_mem_table(d);
 	if (r) {
-		ASSERT_EQ(-EFAULT, r);
+		ASSERT_TRUE(r == -EFAULT || r == -EINVAL) TH_LOG("%d", r);
 		return;
 	}
 	r = vs_dev_set_endpoint(d, self->t.wwpn);
 	if (r) {
 		/* Refused when the rings go live: as good. */
-		ASSERT_EQ(-EFAULT, r);
+		ASSERT_TRUE(r == -EFAULT || r == -EINVAL) TH_LOG("%d", r);
 		vs_dev_close(d);
 		ASSERT_EQ(0, vs_dev_start(d, &self->o, self->t.wwpn));
 		ASSERT_EQ(0, vs_verify_rw(d, 0, 1, 0, 0, 8, SEED));
