@@ -194,6 +194,8 @@ struct tv_mem {
  * @done_work: writes responses of completed commands
  * @done: completed commands awaiting @done_work (lockless)
  * @seg: TV_MAX_SEGS scratch segments for the chain being parsed
+ * @cmd_free: freed commands, pushed from any context (lockless)
+ * @cmd_cache: freed commands taken over by the kick handler
  */
 struct tv_vq {
 	struct mutex mutex;	/* see above */
@@ -226,6 +228,8 @@ struct tv_vq {
 	struct tv_work done_work;
 	struct llist_head done;
 	struct tv_seg *seg;
+	struct llist_head cmd_free;
+	struct llist_node *cmd_cache;
 };
 
 /**
@@ -407,6 +411,7 @@ unsigned int tv_scsi_find_tasks(struct tv_dev *dev, struct se_session *sess,
 void tv_scsi_handle_kick(struct tv_work *work);
 void tv_scsi_handle_done(struct tv_work *work);
 int tv_scsi_cache_create(void);
+void tv_scsi_vq_drain(struct tv_vq *vq);
 void tv_scsi_cache_destroy(void);
 bool tv_scsi_decode_lun(const u8 lun[8], u16 *target, u64 *unpacked);
 struct tv_tpg *tv_scsi_lookup_tpg(struct tv_vq *vq, const u8 lun[8],

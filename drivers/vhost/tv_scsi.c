@@ -46,7 +46,7 @@
  * struct tv_cmd - one virtio-scsi command in flight
  * @se_cmd: LIO's command; its sense buffer is @sense
  * @vq: request queue it came from
- * @done_node: on @vq's done list
+ * @done_node: on @vq's done list, or its free list once freed
  * @node: on the device's command list (task management), once submitted
  * @head: descriptor chain to return
  * @response: virtio-scsi response to report (ABORTED until LIO answers)
@@ -121,6 +121,50 @@ int tv_scsi_cache_create(void)
 {
 	tv_cmd_cache = KMEM_CACHE(tv_cmd, 0);
 	return tv_cmd_cache ? 0 : -ENOMEM;
+}
+
+/**
+ * tv_scsi_vq_drain() - return a queue's cached commands to the slab
+ * @vq: a queue with no command in flight
+ *
+ * Context: process, vq mutex held.
+ */
+void tv_scsi_vq_drain(struct tv_vq *vq)
+{
+	struct llist_node *node = llist_del_all(&vq->cmd_free), *next;
+
+	lockdep_assert_held(&vq->mutex);
+	while (node || vq->cmd_cache) {
+		if (!node) {
+			node = vq->cmd_cache;
+			vq->cmd_cache = NULL;
+		}
+		next = node->next;
+		kmem_cache_free(tv_cmd_cache,
+				container_of(node, struct tv_cmd, done_node));
+		node = next;
+	}
+}
+
+/*
+ * A command, from the queue's own cache when it can: commands freed by
+ * completions come back here, so steady-state I/O never hits the slab.
+ */
+static struct tv_cmd *tv_cmd_get(struct tv_vq *vq)
+{
+	struct llist_node *node;
+	struct tv_cmd *cmd;
+
+	lockdep_assert_held(&vq->mutex);
+	if (!vq->cmd_cache)
+		vq->cmd_cache = llist_del_all(&vq->cmd_free);
+	node = vq->cmd_cache;
+	if (!node)
+		return kmem_cache_zalloc(tv_cmd_cache, GFP_KERNEL);
+	vq->cmd_cache = node->next;
+	cmd = container_of(node, struct tv_cmd, done_node);
+	memset(cmd, 0, sizeof(*cmd));
+	return cmd;
 }
 
 /** tv_scsi_cache_destroy() - destroy the command slab */
@@ -459,7 +503,8 @@ static void tv_cmd_free(struct tv_cmd *cmd)
 	kfree(cmd->prot_sgl);
 	if (cmd->in != cmd->inline_in)
 		kfree(cmd->in);
-	kmem_cache_free(tv_cmd_cache, cmd);
+	/* Cache it before the put: teardown drains after the last put. */
+	llist_add(&cmd->done_node, &cmd->vq->cmd_free);
 	tv_dev_put_inflight(dev);
 }
 
@@ -476,7 +521,7 @@ static void tv_scsi_submit(struct tv_vq *vq, const struct tv_chain *chain,
 	struct tv_cmd *cmd;
 	int ret;
 
-	cmd = kmem_cache_zalloc(tv_cmd_cache, GFP_KERNEL);
+	cmd = tv_cmd_get(vq);
 	if (!cmd)
 		goto busy;
 	atomic_inc(&vq->dev->inflight);

@@ -53,6 +53,7 @@ void tv_dev_init(struct tv_dev *dev)
 		vq->dev = dev;
 		vq->index = i;
 		init_llist_head(&vq->done);
+		init_llist_head(&vq->cmd_free);
 		tv_poll_init(&vq->poll, vq);
 		if (i == TV_VQ_CTL) {
 			tv_work_init(&vq->kick_work, tv_ctl_handle_kick);
@@ -270,6 +271,7 @@ void tv_dev_cleanup(struct tv_dev *dev)
 		vq->log_ctx = NULL;
 		kvfree(vq->seg);
 		vq->seg = NULL;
+		tv_scsi_vq_drain(vq);
 		mutex_unlock(&vq->mutex);
 	}
 	for (i = 0; i < dev->nworkers; i++) {
