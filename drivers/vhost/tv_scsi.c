@@ -25,6 +25,7 @@
  */
 #include <linux/highmem.h>
 #include <linux/mm.h>
+#include <linux/module.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <scsi/scsi_common.h>
@@ -111,6 +112,11 @@ struct tv_req {
 };
 
 static struct kmem_cache *tv_cmd_cache;
+
+static bool tv_direct_submit = true;
+module_param_named(direct_submit, tv_direct_submit, bool, 0644);
+MODULE_PARM_DESC(direct_submit,
+		 "Run commands in the vhost worker instead of LIO's submission workqueue");
 
 /**
  * tv_scsi_cache_create() - create the command slab
@@ -567,7 +573,10 @@ static void tv_scsi_submit(struct tv_vq *vq, const struct tv_chain *chain,
 	if (target_submit_prep(se_cmd, req->cdb, cmd->sgl, cmd->nsg, NULL, 0,
 			       cmd->prot_sgl, cmd->nprot, GFP_KERNEL))
 		return;
-	target_submit(se_cmd);
+	if (tv_direct_submit)
+		target_submit(se_cmd);
+	else
+		target_queue_submission(se_cmd);
 	return;
 
 free_cmd:
