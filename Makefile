@@ -11,7 +11,9 @@
 #                   any warning fails; each into build/KVER/ (one kernel:
 #                   scripts/build-kernel KVER, e.g. 6.12 or 7.3)
 
-KVER ?= $(shell ls /lib/modules 2>/dev/null | grep -- '-amd64$$' | sort -V | head -1)
+# The running kernel if its headers are installed, else the newest Debian one.
+KVER ?= $(shell k=$$(uname -r); [ -d /lib/modules/$$k/build ] && echo $$k || \
+	  ls /lib/modules 2>/dev/null | grep -- '-amd64$$' | sort -V | tail -1)
 KDIR ?= /lib/modules/$(KVER)/build
 PWD  := $(shell pwd)
 

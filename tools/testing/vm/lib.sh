@@ -113,7 +113,7 @@ tv_target_tree() {
 	for _so in "$TV_CFS"/core/*_[0-9]*/*/; do
 		[ -f "$_so/control" ] || continue
 		_so=${_so%/}
-		echo "backstore ${_so#"$TV_CFS/core/"}: $(cat "$_so/info" 2>/dev/null | head -n 1)"
+		echo "backstore ${_so#"$TV_CFS/core/"}: $(head -n 1 "$_so/info" 2>/dev/null)"
 	done
 	for _tpg in "$TV_CFS"/*/*/tpgt_*/; do
 		[ -d "$_tpg" ] || continue
