@@ -93,6 +93,54 @@ struct tv_seg {
 };
 
 /**
+ * struct tv_seg_iter - walks a byte range of a segment array
+ * @seg: next segment
+ * @n: segments left
+ * @skip: bytes still to skip
+ * @left: bytes of the range still to walk
+ */
+struct tv_seg_iter {
+	const struct tv_seg *seg;
+	unsigned int n;
+	size_t skip;
+	size_t left;
+};
+
+static inline void tv_seg_iter_init(struct tv_seg_iter *it,
+				    const struct tv_seg *seg, unsigned int n,
+				    size_t skip, size_t len)
+{
+	it->seg = seg;
+	it->n = n;
+	it->skip = skip;
+	it->left = len;
+}
+
+/* The next piece of the range: its segment, offset in it and length. */
+static inline bool tv_seg_iter_next(struct tv_seg_iter *it,
+				    const struct tv_seg **seg, size_t *off,
+				    size_t *len)
+{
+	const struct tv_seg *s;
+
+	while (it->n && it->left) {
+		s = it->seg++;
+		it->n--;
+		if (it->skip >= s->len) {
+			it->skip -= s->len;
+			continue;
+		}
+		*seg = s;
+		*off = it->skip;
+		*len = min_t(size_t, s->len - it->skip, it->left);
+		it->skip = 0;
+		it->left -= *len;
+		return true;
+	}
+	return false;
+}
+
+/**
  * struct tv_chain - one descriptor chain, as fetched from the avail ring
  * @head: descriptor index to return in the used ring
  * @nout: device-readable segments, first in @seg

@@ -352,19 +352,15 @@ void tv_ring_flush(struct tv_vq *vq)
 size_t tv_segs_copy_from(const struct tv_seg *seg, unsigned int n,
 			 size_t skip, void *buf, size_t len)
 {
-	size_t done = 0, piece;
-	unsigned int i;
+	size_t done = 0, off, piece;
+	struct tv_seg_iter it;
+	const struct tv_seg *s;
 
-	for (i = 0; i < n && done < len; i++) {
-		if (skip >= seg[i].len) {
-			skip -= seg[i].len;
-			continue;
-		}
-		piece = min_t(size_t, seg[i].len - skip, len - done);
-		if (copy_from_user(buf + done, seg[i].hva + skip, piece))
+	tv_seg_iter_init(&it, seg, n, skip, len);
+	while (tv_seg_iter_next(&it, &s, &off, &piece)) {
+		if (copy_from_user(buf + done, s->hva + off, piece))
 			break;
 		done += piece;
-		skip = 0;
 	}
 	return done;
 }
@@ -384,20 +380,16 @@ size_t tv_segs_copy_to(struct tv_vq *vq, const struct tv_seg *seg,
 		       unsigned int n, size_t skip, const void *buf,
 		       size_t len)
 {
-	size_t done = 0, piece;
-	unsigned int i;
+	size_t done = 0, off, piece;
+	struct tv_seg_iter it;
+	const struct tv_seg *s;
 
-	for (i = 0; i < n && done < len; i++) {
-		if (skip >= seg[i].len) {
-			skip -= seg[i].len;
-			continue;
-		}
-		piece = min_t(size_t, seg[i].len - skip, len - done);
-		if (copy_to_user(seg[i].hva + skip, buf + done, piece))
+	tv_seg_iter_init(&it, seg, n, skip, len);
+	while (tv_seg_iter_next(&it, &s, &off, &piece)) {
+		if (copy_to_user(s->hva + off, buf + done, piece))
 			break;
-		tv_log_write(vq, seg[i].gpa + skip, piece);
+		tv_log_write(vq, s->gpa + off, piece);
 		done += piece;
-		skip = 0;
 	}
 	return done;
 }

@@ -383,21 +383,15 @@ static enum tv_verdict tv_scsi_parse(struct tv_vq *vq,
 static unsigned int tv_count_pages(const struct tv_seg *seg, unsigned int n,
 				   size_t skip, size_t len)
 {
-	unsigned int i, pages = 0;
-	unsigned long addr;
-	size_t piece;
+	unsigned int pages = 0;
+	struct tv_seg_iter it;
+	const struct tv_seg *s;
+	size_t off, piece;
 
-	for (i = 0; i < n && len; i++) {
-		if (skip >= seg[i].len) {
-			skip -= seg[i].len;
-			continue;
-		}
-		piece = min_t(size_t, seg[i].len - skip, len);
-		addr = (unsigned long)seg[i].hva + skip;
-		pages += DIV_ROUND_UP(offset_in_page(addr) + piece, PAGE_SIZE);
-		len -= piece;
-		skip = 0;
-	}
+	tv_seg_iter_init(&it, seg, n, skip, len);
+	while (tv_seg_iter_next(&it, &s, &off, &piece))
+		pages += DIV_ROUND_UP(offset_in_page((unsigned long)s->hva + off) +
+				      piece, PAGE_SIZE);
 	return pages;
 }
 
@@ -435,8 +429,10 @@ static int tv_pin_sgl(const struct tv_seg *seg, unsigned int n, size_t skip,
 	struct page *pages[TV_PIN_BATCH];
 	struct scatterlist *sgl, *sg;
 	unsigned long addr, off;
-	unsigned int i, j, want;
-	size_t piece, bytes;
+	size_t piece, bytes, soff;
+	struct tv_seg_iter it;
+	const struct tv_seg *s;
+	unsigned int j, want;
 	int got;
 
 	*sglp = NULL;
@@ -451,15 +447,9 @@ static int tv_pin_sgl(const struct tv_seg *seg, unsigned int n, size_t skip,
 		return -ENOMEM;
 	sg_init_table(sgl, npages);
 	sg = sgl;
-	for (i = 0; i < n && len; i++) {
-		if (skip >= seg[i].len) {
-			skip -= seg[i].len;
-			continue;
-		}
-		piece = min_t(size_t, seg[i].len - skip, len);
-		addr = (unsigned long)seg[i].hva + skip;
-		len -= piece;
-		skip = 0;
+	tv_seg_iter_init(&it, seg, n, skip, len);
+	while (tv_seg_iter_next(&it, &s, &soff, &piece)) {
+		addr = (unsigned long)s->hva + soff;
 		while (piece) {
 			off = offset_in_page(addr);
 			want = min_t(unsigned long, TV_PIN_BATCH,
