@@ -551,6 +551,16 @@ long tv_dev_ioctl(struct tv_dev *dev, unsigned int cmd, void __user *argp)
 	return -ENOIOCTLCMD;
 }
 
+/* Each ring of a queue of @n entries lies in user memory. */
+static bool tv_rings_ok(const void __user *desc, const void __user *avail,
+			const void __user *used, size_t n)
+{
+	return access_ok(desc, n * sizeof(struct vring_desc)) &&
+	       access_ok(avail, sizeof(struct vring_avail) + (n + 1) * 2) &&
+	       access_ok(used, sizeof(struct vring_used) +
+			 n * sizeof(struct vring_used_elem) + 2);
+}
+
 /**
  * tv_vq_ready() - is @vq fully described, so that it may start?
  * @vq: virtqueue
@@ -583,6 +593,9 @@ int tv_vq_set_backend(struct tv_vq *vq, struct tv_tpg **backend)
 	vq->backend = NULL;
 	if (!backend)
 		return 0;
+	/* The size may have grown since the addresses were checked. */
+	if (!tv_rings_ok(vq->desc, vq->avail, vq->used, vq->num))
+		return -EFAULT;
 	if (!vq->seg) {
 		vq->seg = kvmalloc_array(TV_MAX_SEGS, sizeof(*vq->seg),
 					 GFP_KERNEL_ACCOUNT);
@@ -630,10 +643,7 @@ static long tv_vring_set_addr(struct tv_vq *vq, struct vhost_vring_addr *a)
 	if ((a->desc_user_addr & 15) || (a->avail_user_addr & 1) ||
 	    (a->used_user_addr & 3))
 		return -EINVAL;
-	if (!access_ok(desc, n * sizeof(struct vring_desc)) ||
-	    !access_ok(avail, sizeof(struct vring_avail) + (n + 1) * 2) ||
-	    !access_ok(used, sizeof(struct vring_used) +
-		       n * sizeof(struct vring_used_elem) + 2))
+	if (!tv_rings_ok(desc, avail, used, n))
 		return -EFAULT;
 	/* A running queue may only toggle logging (QEMU does, to migrate). */
 	if (vq->backend && (desc != vq->desc || avail != vq->avail ||
