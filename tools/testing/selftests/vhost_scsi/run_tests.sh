@@ -10,8 +10,8 @@
 # Exit status: 0 if every case passed or skipped.
 
 cd "$(dirname "$0")" || exit 1
-TESTS=(abi_test endpoint_test io_test notify_test ctrl_test event_test
-       log_test pr_test hostile_test)
+TESTS=(abi_test endpoint_test io_test notify_test ctrl_test tmf_test
+       event_test log_test pr_test hostile_test)
 [ $# -gt 0 ] && TESTS=("$@")
 T=/sys/kernel/config/target
 TMO=${VS_TEST_TIMEOUT:-1800}
@@ -63,6 +63,13 @@ sweep() {
 		rmdir "$hba" 2>/dev/null
 	done
 	rm -f /tmp/vst*.img
+	# null_blk disks of tmf_test (after the backstores that held them).
+	for d in /sys/kernel/config/nullb/vst*; do
+		[ -d "$d" ] || continue
+		echo "$d"
+		echo 0 > "$d/power" 2>/dev/null
+		rmdir "$d"
+	done
 }
 
 bad_dmesg='BUG:|WARNING:|Oops|general protection|kernel BUG|UBSAN|KASAN|'
