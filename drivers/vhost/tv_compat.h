@@ -54,6 +54,17 @@
 #define TV_FABRIC_HAS_COMPL_TYPE	0
 #endif
 
+/*
+ * LIO's submission workqueue: target_queue_submission() until 6.6; from
+ * 6.7 target_submit() itself queues unless the fabric's submit type
+ * (TARGET_DIRECT_SUBMIT, ours) or the device's says direct.
+ */
+#ifdef TV_HAVE_QUEUE_SUBMISSION
+#define tv_target_queue_submission(se_cmd)	target_queue_submission(se_cmd)
+#else
+#define tv_target_queue_submission(se_cmd)	target_submit(se_cmd)
+#endif
+
 /* ---- end of LIO fabric ---- */
 
 #endif /* TV_COMPAT_H */

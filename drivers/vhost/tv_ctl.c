@@ -398,9 +398,15 @@ void tv_evt_queue(struct tv_dev *dev, u32 event, u32 reason, const u8 lun[8])
  */
 void tv_evt_lun_changed(struct tv_tpg *tpg, struct se_lun *lun, bool added)
 {
+	u64 unpacked = lun->unpacked_lun;
+	/*
+	 * Peripheral addressing below 256, flat space above: guests (Linux
+	 * up to at least 6.x) take bytes 2-3 as the LUN without masking the
+	 * addressing method, as the in-tree module has always sent it.
+	 */
 	u8 addr[8] = { 1, tpg->tpgt,
-		       0x40 | ((lun->unpacked_lun >> 8) & 0x3f),
-		       lun->unpacked_lun & 0xff };
+		       unpacked < 256 ? 0 : 0x40 | ((unpacked >> 8) & 0x3f),
+		       unpacked & 0xff };
 
 	lockdep_assert_held(&tpg->lock);
 	if (!tpg->dev || lun->unpacked_lun >= TV_MAX_LUNS)

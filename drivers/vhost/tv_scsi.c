@@ -34,6 +34,7 @@
 #include <target/target_core_fabric.h>
 
 #include "tv.h"
+#include "tv_compat.h"
 
 /* Scatterlist entries and writable segments kept inside the command. */
 #define TV_INLINE_SGS	4
@@ -566,7 +567,7 @@ static void tv_scsi_submit(struct tv_vq *vq, const struct tv_chain *chain,
 	if (tv_direct_submit)
 		target_submit(se_cmd);
 	else
-		target_queue_submission(se_cmd);
+		tv_target_queue_submission(se_cmd);
 	return;
 
 free_cmd:
