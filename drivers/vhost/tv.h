@@ -458,6 +458,7 @@ unsigned int tv_scsi_find_tasks(struct tv_dev *dev, struct se_session *sess,
 				struct tv_task *tasks, unsigned int max);
 void tv_scsi_handle_kick(struct tv_work *work);
 void tv_scsi_handle_done(struct tv_work *work);
+void tv_scsi_drain_done(struct tv_vq *vq);
 int tv_scsi_cache_create(void);
 void tv_scsi_vq_drain(struct tv_vq *vq);
 void tv_scsi_cache_destroy(void);

@@ -309,6 +309,23 @@ static void tv_tmf_finish_set(struct tv_tmf *tmf)
 		core_allocate_nexus_loss_ua(tmf->sess->se_node_acl);
 }
 
+/*
+ * The guest may take a TMF's answer to mean that every command it
+ * aborted has been answered. LIO queued those completions before the
+ * TMF's, but on the request queues' workers: write them out first.
+ * Request vq mutexes nest inside the control vq's (no handler of a
+ * request queue takes the control queue's).
+ */
+static void tv_ctl_drain_requests(struct tv_dev *dev)
+{
+	unsigned int i;
+
+	/* The mutex also waits out a worker that is writing them now. */
+	for (i = TV_VQ_REQ; i < TV_MAX_VQS; i++)
+		if (READ_ONCE(dev->vqs[i].num))
+			tv_scsi_drain_done(&dev->vqs[i]);
+}
+
 /**
  * tv_ctl_handle_done() - write responses of finished TMFs
  * @work: the control queue's done work
@@ -327,6 +344,8 @@ void tv_ctl_handle_done(struct tv_work *work)
 
 	mutex_lock(&vq->mutex);
 	list = llist_reverse_order(llist_del_all(&vq->done));
+	if (list)
+		tv_ctl_drain_requests(vq->dev);
 	llist_for_each_entry_safe(tmf, next, list, done_node) {
 		parent = tmf->parent;
 		set_wide = tmf->subtype == VIRTIO_SCSI_T_TMF_ABORT_TASK_SET ||

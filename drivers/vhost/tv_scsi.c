@@ -681,19 +681,12 @@ static void tv_scsi_respond(struct tv_vq *vq, struct tv_cmd *cmd)
 	tv_scsi_write_resp(vq, cmd->in, cmd->nin, cmd->head, &resp, data_in);
 }
 
-/**
- * tv_scsi_handle_done() - write responses of completed commands
- * @work: the queue's done work
- *
- * Context: worker.
- */
-void tv_scsi_handle_done(struct tv_work *work)
+static void tv_scsi_done_locked(struct tv_vq *vq)
 {
-	struct tv_vq *vq = container_of(work, struct tv_vq, done_work);
 	struct tv_cmd *cmd, *next;
 	struct llist_node *list;
 
-	mutex_lock(&vq->mutex);
+	lockdep_assert_held(&vq->mutex);
 	list = llist_reverse_order(llist_del_all(&vq->done));
 	llist_for_each_entry_safe(cmd, next, list, done_node) {
 		tv_scsi_respond(vq, cmd);
@@ -705,6 +698,34 @@ void tv_scsi_handle_done(struct tv_work *work)
 		}
 	}
 	tv_ring_flush(vq);
+}
+
+/**
+ * tv_scsi_handle_done() - write responses of completed commands
+ * @work: the queue's done work
+ *
+ * Context: worker.
+ */
+void tv_scsi_handle_done(struct tv_work *work)
+{
+	struct tv_vq *vq = container_of(work, struct tv_vq, done_work);
+
+	mutex_lock(&vq->mutex);
+	tv_scsi_done_locked(vq);
+	mutex_unlock(&vq->mutex);
+}
+
+/**
+ * tv_scsi_drain_done() - write a request queue's completed commands now
+ * @vq: request queue
+ *
+ * Context: worker of the control queue, its vq mutex held (the request
+ * queue's mutex nests inside it).
+ */
+void tv_scsi_drain_done(struct tv_vq *vq)
+{
+	mutex_lock_nested(&vq->mutex, SINGLE_DEPTH_NESTING);
+	tv_scsi_done_locked(vq);
 	mutex_unlock(&vq->mutex);
 }
 
