@@ -25,6 +25,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <linux/tcm_vhost.h>	/* worker ioctls, on any kernel headers */
 #include <linux/userfaultfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -54,21 +55,6 @@
 
 #define NULLB_CFG	"/sys/kernel/config/nullb"
 
-/* Per-virtqueue workers: upstream since 6.5, tcm_vhost on any kernel. */
-#ifndef VHOST_NEW_WORKER
-struct vhost_worker_state {
-	unsigned int worker_id;
-};
-
-struct vhost_vring_worker {
-	unsigned int index;
-	unsigned int worker_id;
-};
-
-#define VHOST_NEW_WORKER	_IOR(VHOST_VIRTIO, 0x8, struct vhost_worker_state)
-#define VHOST_ATTACH_VRING_WORKER \
-	_IOW(VHOST_VIRTIO, 0x15, struct vhost_vring_worker)
-#endif
 
 #define REJECTS_WHY \
 	"answers every TMF but LOGICAL UNIT RESET with FUNCTION REJECTED"
