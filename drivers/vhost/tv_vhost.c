@@ -811,14 +811,16 @@ long tv_vring_ioctl(struct tv_dev *dev, unsigned int cmd, void __user *argp)
 			vq->num = s.num;
 		break;
 	case VHOST_SET_VRING_BASE:
-		if (vq->backend)
+		if (vq->backend) {
 			ret = -EBUSY;
-		else if (s.num > 0xffff)
+		} else if (s.num > 0xffff) {
 			ret = -EINVAL;
-		else
+		} else {
+			/* A new base is a reset: a broken ring may run again. */
 			vq->last_avail_idx = s.num;
-		vq->avail_idx = vq->last_avail_idx;
-		vq->broken = false;
+			vq->avail_idx = s.num;
+			vq->broken = false;
+		}
 		break;
 	case VHOST_GET_VRING_BASE:
 		s.num = vq->last_avail_idx;
