@@ -23,6 +23,7 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 #include <linux/virtio_scsi.h>
+#include <linux/workqueue.h>
 #include <uapi/linux/tcm_vhost.h>
 
 #include "tv_target.h"
@@ -241,6 +242,8 @@ struct tv_mem {
  * @kick_work: handles a kick
  * @done_work: writes responses of completed commands
  * @done: completed commands awaiting @done_work (lockless)
+ * @submit: prepared commands awaiting @submit_work (lockless)
+ * @submit_work: hands @submit to LIO from a kworker (batched submission)
  * @seg: TV_MAX_SEGS scratch segments for the chain being parsed
  * @cmd_free: freed commands, pushed from any context (lockless)
  * @cmd_cache: freed commands taken over by the kick handler
@@ -275,6 +278,8 @@ struct tv_vq {
 	struct tv_work kick_work;
 	struct tv_work done_work;
 	struct llist_head done;
+	struct llist_head submit;
+	struct work_struct submit_work;
 	struct tv_seg *seg;
 	struct llist_head cmd_free;
 	struct llist_node *cmd_cache;
@@ -459,9 +464,10 @@ unsigned int tv_scsi_find_tasks(struct tv_dev *dev, struct se_session *sess,
 void tv_scsi_handle_kick(struct tv_work *work);
 void tv_scsi_handle_done(struct tv_work *work);
 void tv_scsi_drain_done(struct tv_vq *vq);
-int tv_scsi_cache_create(void);
+void tv_scsi_submit_work(struct work_struct *work);
+int tv_scsi_init(void);
 void tv_scsi_vq_drain(struct tv_vq *vq);
-void tv_scsi_cache_destroy(void);
+void tv_scsi_exit(void);
 bool tv_scsi_decode_lun(const u8 lun[8], u16 *target, u64 *unpacked);
 struct tv_tpg *tv_scsi_lookup_tpg(struct tv_vq *vq, const u8 lun[8],
 				  u64 *unpacked);

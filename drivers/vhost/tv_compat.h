@@ -20,6 +20,16 @@
 #define tv_eventfd_signal(ctx)	eventfd_signal(ctx, 1)
 #endif
 
+/*
+ * Newer kernels want a bound workqueue to say so (WQ_PERCPU, and warn
+ * when neither it nor WQ_UNBOUND is given); older ones have no flag.
+ */
+#ifdef TV_HAVE_WQ_PERCPU
+#define TV_WQ_PERCPU	WQ_PERCPU
+#else
+#define TV_WQ_PERCPU	0
+#endif
+
 /* ---- end of vhost core ---- */
 
 /* ---- LIO fabric ---- */

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * tcm_vhost: module entry. Init brings the parts up in dependency order
- * (command slab, LIO fabric, then /dev/vhost-scsi so that no device can
- * be opened before TPGs can exist); exit takes them down in reverse.
+ * (command slab and submission workqueue, LIO fabric, then
+ * /dev/vhost-scsi so that no device can be opened before TPGs can
+ * exist); exit takes them down in reverse.
  */
 #include <linux/module.h>
 
@@ -12,12 +13,12 @@ static int __init tv_init(void)
 {
 	int ret;
 
-	ret = tv_scsi_cache_create();
+	ret = tv_scsi_init();
 	if (ret)
 		return ret;
 	ret = tv_fabric_register();
 	if (ret)
-		goto destroy_cache;
+		goto exit_scsi;
 	ret = tv_chardev_register();
 	if (ret)
 		goto unregister_fabric;
@@ -25,8 +26,8 @@ static int __init tv_init(void)
 
 unregister_fabric:
 	tv_fabric_unregister();
-destroy_cache:
-	tv_scsi_cache_destroy();
+exit_scsi:
+	tv_scsi_exit();
 	return ret;
 }
 
@@ -34,7 +35,7 @@ static void __exit tv_exit(void)
 {
 	tv_chardev_unregister();
 	tv_fabric_unregister();
-	tv_scsi_cache_destroy();
+	tv_scsi_exit();
 }
 
 module_init(tv_init);

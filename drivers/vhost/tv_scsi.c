@@ -10,18 +10,23 @@
  *     and sizes the data; its verdict is: submit, respond with an error
  *     now, or drop the buffer (no room even for a response).
  *  3. tv_scsi_submit() pins the guest's data pages and builds the se_cmd
- *     scatterlist on them (zero copy), then target_submit() runs it in
- *     the worker's context (no LIO submission workqueue hop).
+ *     scatterlist on them (zero copy), then hands it to LIO the way the
+ *     submit_mode parameter says (see enum tv_submit_mode): at once in
+ *     the worker, or batched on the queue's submit list, which
+ *     tv_scsi_submit_work() runs from a kworker after the fetch loop.
  *  4. LIO completes: ->queue_status() (any context) puts the command on
  *     the queue's done list and queues the done work.
  *  5. tv_scsi_handle_done() (worker, vq mutex) writes every response on
- *     the list, publishes the used index once, signals once, then hands
- *     each command back to LIO, whose ->release_cmd() unpins and frees.
+ *     the list, publishes the used index once, signals once, unpins the
+ *     data, then hands each command back to LIO, whose ->release_cmd()
+ *     (any context) puts it back in the queue's cache.
  * A command LIO aborts (->aborted_task()) reaches step 5 through
  * ->release_cmd() instead, and answers VIRTIO_SCSI_S_ABORTED.
  *
  * Locking: the kick and done handlers hold the vq mutex; the LIO
- * callbacks take no lock (llist + work queueing).
+ * callbacks take no lock (llist + work queueing), so they may run in
+ * a backend's interrupt context; dev->cmd_lock is only taken by the
+ * worker and by task management, in process context.
  */
 #include <linux/highmem.h>
 #include <linux/mm.h>
@@ -113,21 +118,78 @@ struct tv_req {
 };
 
 static struct kmem_cache *tv_cmd_cache;
-
-static bool tv_direct_submit = true;
-module_param_named(direct_submit, tv_direct_submit, bool, 0644);
-MODULE_PARM_DESC(direct_submit,
-		 "Run commands in the vhost worker instead of LIO's submission workqueue");
+static struct workqueue_struct *tv_submit_wq;
 
 /**
- * tv_scsi_cache_create() - create the command slab
+ * enum tv_submit_mode - how commands reach LIO (module parameter)
+ * @TV_SUBMIT_DIRECT: target_submit() in the worker, per command. Best
+ *	where LIO can also complete in the caller's context (7.x): a
+ *	synchronous backend then finishes the command without any thread
+ *	hand-off.
+ * @TV_SUBMIT_BATCH: the fetch loop collects its commands, then one work
+ *	item on a bound workqueue submits them all. Where LIO always
+ *	completes on its completion workqueue (before 7.x), that workqueue
+ *	shares the kworker pool, so the completions run after the batch in
+ *	the same kworker instead of preempting the worker per command.
+ * @TV_SUBMIT_LIO: LIO's own submission workqueue, per command.
+ */
+enum tv_submit_mode {
+	TV_SUBMIT_DIRECT,
+	TV_SUBMIT_BATCH,
+	TV_SUBMIT_LIO,
+};
+
+static const char * const tv_submit_names[] = {
+	[TV_SUBMIT_DIRECT] = "direct",
+	[TV_SUBMIT_BATCH] = "batch",
+	[TV_SUBMIT_LIO] = "lio",
+};
+
+static int tv_submit_mode = TV_FABRIC_HAS_COMPL_TYPE ? TV_SUBMIT_DIRECT :
+			    TV_SUBMIT_BATCH;
+
+static int tv_submit_mode_set(const char *val, const struct kernel_param *kp)
+{
+	int mode = sysfs_match_string(tv_submit_names, val);
+
+	if (mode < 0)
+		return mode;
+	WRITE_ONCE(tv_submit_mode, mode);
+	return 0;
+}
+
+static int tv_submit_mode_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%s\n",
+			  tv_submit_names[READ_ONCE(tv_submit_mode)]);
+}
+
+static const struct kernel_param_ops tv_submit_mode_ops = {
+	.set = tv_submit_mode_set,
+	.get = tv_submit_mode_get,
+};
+module_param_cb(submit_mode, &tv_submit_mode_ops, NULL, 0644);
+MODULE_PARM_DESC(submit_mode,
+		 "How commands reach LIO: direct, batch or lio (default: direct where LIO completes in the caller's context, else batch)");
+
+/**
+ * tv_scsi_init() - create the command slab and the submission workqueue
  *
  * Return: 0 or -ENOMEM.
  */
-int tv_scsi_cache_create(void)
+int tv_scsi_init(void)
 {
 	tv_cmd_cache = KMEM_CACHE(tv_cmd, 0);
-	return tv_cmd_cache ? 0 : -ENOMEM;
+	if (!tv_cmd_cache)
+		return -ENOMEM;
+	/* Bound (per-CPU): it must share the pool of LIO's completions. */
+	tv_submit_wq = alloc_workqueue("tv_submit", WQ_MEM_RECLAIM | TV_WQ_PERCPU, 0);
+	if (!tv_submit_wq) {
+		kmem_cache_destroy(tv_cmd_cache);
+		tv_cmd_cache = NULL;
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /**
@@ -174,9 +236,10 @@ static struct tv_cmd *tv_cmd_get(struct tv_vq *vq)
 	return cmd;
 }
 
-/** tv_scsi_cache_destroy() - destroy the command slab */
-void tv_scsi_cache_destroy(void)
+/** tv_scsi_exit() - undo tv_scsi_init(); every device is closed */
+void tv_scsi_exit(void)
 {
+	destroy_workqueue(tv_submit_wq);
 	kmem_cache_destroy(tv_cmd_cache);
 }
 
@@ -483,14 +546,20 @@ unpin:
 	return -EFAULT;
 }
 
-static void tv_cmd_free(struct tv_cmd *cmd)
+/*
+ * Let go of what a command holds besides itself: its place on the
+ * device's list and the guest pages. Unpinning may sleep (dirtying a
+ * page locks it), so this runs in the worker, once the response is
+ * written and LIO is done with the data.
+ */
+static void tv_cmd_put_data(struct tv_cmd *cmd)
 {
 	struct tv_dev *dev = cmd->vq->dev;
 	bool dirty = cmd->dir == DMA_FROM_DEVICE;
 
 	if (!list_empty(&cmd->node)) {
 		spin_lock(&dev->cmd_lock);
-		list_del(&cmd->node);
+		list_del_init(&cmd->node);
 		spin_unlock(&dev->cmd_lock);
 	}
 	tv_unpin_sgl(cmd->sgl, cmd->nsg, dirty);
@@ -500,9 +569,27 @@ static void tv_cmd_free(struct tv_cmd *cmd)
 	kfree(cmd->prot_sgl);
 	if (cmd->in != cmd->inline_in)
 		kfree(cmd->in);
+	cmd->sgl = NULL;
+	cmd->nsg = 0;
+	cmd->prot_sgl = NULL;
+	cmd->nprot = 0;
+	cmd->in = NULL;
+}
+
+/* Back to the queue's cache; any context, after tv_cmd_put_data(). */
+static void tv_cmd_put(struct tv_cmd *cmd)
+{
+	struct tv_dev *dev = cmd->vq->dev;
+
 	/* Cache it before the put: teardown drains after the last put. */
 	llist_add(&cmd->done_node, &cmd->vq->cmd_free);
 	tv_dev_put_inflight(dev);
+}
+
+static void tv_cmd_free(struct tv_cmd *cmd)
+{
+	tv_cmd_put_data(cmd);
+	tv_cmd_put(cmd);
 }
 
 /* Build the command for a TV_SUBMIT request; respond now on failure. */
@@ -564,10 +651,18 @@ static void tv_scsi_submit(struct tv_vq *vq, const struct tv_chain *chain,
 	if (target_submit_prep(se_cmd, req->cdb, cmd->sgl, cmd->nsg, NULL, 0,
 			       cmd->prot_sgl, cmd->nprot, GFP_KERNEL))
 		return;
-	if (tv_direct_submit)
+	switch (READ_ONCE(tv_submit_mode)) {
+	case TV_SUBMIT_DIRECT:
 		target_submit(se_cmd);
-	else
+		break;
+	case TV_SUBMIT_BATCH:
+		/* tv_scsi_handle_kick() queues the batch after the loop. */
+		llist_add(&cmd->done_node, &vq->submit);
+		break;
+	default:
 		tv_target_queue_submission(se_cmd);
+		break;
+	}
 	return;
 
 free_cmd:
@@ -646,8 +741,33 @@ static void tv_scsi_handle_req(struct tv_vq *vq, const struct tv_chain *chain)
  */
 void tv_scsi_handle_kick(struct tv_work *work)
 {
-	tv_ring_serve(container_of(work, struct tv_vq, kick_work),
-		      tv_scsi_handle_req);
+	struct tv_vq *vq = container_of(work, struct tv_vq, kick_work);
+
+	tv_ring_serve(vq, tv_scsi_handle_req);
+	if (!llist_empty(&vq->submit))
+		queue_work(tv_submit_wq, &vq->submit_work);
+}
+
+/**
+ * tv_scsi_submit_work() - submit a request queue's batch to LIO
+ * @work: the queue's submit work
+ *
+ * The commands are fully prepared (target_submit_prep()); nothing here
+ * touches the queue itself, which teardown keeps alive by flushing this
+ * work (tv_dev_flush()).
+ *
+ * Context: kworker of tv_submit_wq, on the CPU of the kick handler.
+ */
+void tv_scsi_submit_work(struct work_struct *work)
+{
+	struct tv_vq *vq = container_of(work, struct tv_vq, submit_work);
+	struct llist_node *list = llist_del_all(&vq->submit);
+	struct tv_cmd *cmd, *next;
+
+	/* A command may complete, reusing done_node, once submitted. */
+	llist_for_each_entry_safe(cmd, next, llist_reverse_order(list),
+				  done_node)
+		target_submit(&cmd->se_cmd);
 }
 
 static void tv_scsi_respond(struct tv_vq *vq, struct tv_cmd *cmd)
@@ -690,8 +810,9 @@ static void tv_scsi_done_locked(struct tv_vq *vq)
 	list = llist_reverse_order(llist_del_all(&vq->done));
 	llist_for_each_entry_safe(cmd, next, list, done_node) {
 		tv_scsi_respond(vq, cmd);
+		tv_cmd_put_data(cmd);
 		if (cmd->released) {
-			tv_cmd_free(cmd);
+			tv_cmd_put(cmd);
 		} else {
 			WRITE_ONCE(cmd->responded, true);
 			transport_generic_free_cmd(&cmd->se_cmd, 0);
@@ -782,7 +903,7 @@ void tv_scsi_release_cmd(struct se_cmd *se_cmd)
 	}
 	cmd = container_of(se_cmd, struct tv_cmd, se_cmd);
 	if (cmd->responded) {
-		tv_cmd_free(cmd);
+		tv_cmd_put(cmd);	/* the done handler put the data */
 		return;
 	}
 	/* Never reported: answer the guest (ABORTED), then free. */

@@ -53,6 +53,8 @@ void tv_dev_init(struct tv_dev *dev)
 		vq->dev = dev;
 		vq->index = i;
 		init_llist_head(&vq->done);
+		init_llist_head(&vq->submit);
+		INIT_WORK(&vq->submit_work, tv_scsi_submit_work);
 		init_llist_head(&vq->cmd_free);
 		tv_poll_init(&vq->poll, vq);
 		if (i == TV_VQ_CTL) {
@@ -217,6 +219,8 @@ static void tv_vq_set_log(struct tv_vq *vq, void *dev)
  * tv_dev_flush() - wait until every worker ran what was queued so far
  * @dev: device
  *
+ * Batched submissions (tv_scsi_submit_work()) queued so far have run too.
+ *
  * Context: process, device mutex held.
  */
 void tv_dev_flush(struct tv_dev *dev)
@@ -227,6 +231,9 @@ void tv_dev_flush(struct tv_dev *dev)
 	for (i = 0; i < dev->nworkers; i++)
 		if (dev->workers[i])
 			tv_worker_flush(dev->workers[i]);
+	/* Batches the kick handlers queued before they stopped. */
+	for (i = TV_VQ_REQ; i < TV_MAX_VQS; i++)
+		flush_work(&dev->vqs[i].submit_work);
 }
 
 /**

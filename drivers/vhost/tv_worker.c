@@ -19,10 +19,37 @@
 #include <linux/completion.h>
 #include <linux/file.h>
 #include <linux/kthread.h>
+#include <linux/module.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
+#include <uapi/linux/sched/types.h>
 
 #include "tv.h"
+
+static bool tv_batch_workers = true;
+module_param_named(batch_workers, tv_batch_workers, bool, 0644);
+MODULE_PARM_DESC(batch_workers,
+		 "Run workers as SCHED_BATCH: waking one never preempts the running task (default: on)");
+
+/*
+ * A worker woken by a kick, or by a completion, would otherwise preempt
+ * the thread that woke it (it slept, so the scheduler favours it): the
+ * guest's vCPU or initiator in mid-batch, or the kworker in the middle
+ * of LIO's completions. Every hand-off then carries one command, and
+ * the pipeline settles into a context switch per command. As
+ * SCHED_BATCH it runs when the waker yields or its slice ends, and
+ * finds the whole batch waiting; on an idle CPU it runs at once anyway.
+ */
+static void tv_worker_set_policy(struct task_struct *task)
+{
+	struct sched_attr attr = {
+		.size = sizeof(attr),
+		.sched_policy = SCHED_BATCH,
+	};
+
+	if (tv_batch_workers)
+		WARN_ON_ONCE(sched_setattr_nocheck(task, &attr));
+}
 
 /**
  * tv_work_init() - prepare a work item
@@ -116,6 +143,7 @@ struct tv_worker *tv_worker_create(struct tv_dev *dev, unsigned int id)
 	ret = cgroup_attach_task_all(dev->owner, task);
 	if (ret)
 		goto stop_task;
+	tv_worker_set_policy(task);
 	w->task = task;
 	wake_up_process(task);
 	return w;

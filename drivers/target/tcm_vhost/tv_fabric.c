@@ -287,12 +287,14 @@ static const struct target_core_fabric_ops tv_fabric_ops = {
 #endif
 #if TV_FABRIC_HAS_COMPL_TYPE
 	/*
-	 * Keep completing from LIO's workqueue, as older kernels do.
-	 * direct_compl_supp may only be set once tv_scsi_queue_status(),
-	 * tv_scsi_release_cmd() and tv_check_stop_free() are safe in a
-	 * backend's completion context (which may be hard IRQ).
+	 * Complete successful commands in the backend's context: for a
+	 * synchronous backend that is our worker, so a command never
+	 * leaves it. tv_scsi_queue_status(), tv_scsi_release_cmd() and
+	 * tv_check_stop_free() only queue work, so any context (even a
+	 * block driver's hard IRQ) is fine; failures LIO still defers.
 	 */
-	.default_compl_type		= TARGET_QUEUE_COMPL,
+	.default_compl_type		= TARGET_DIRECT_COMPL,
+	.direct_compl_supp		= 1,
 #endif
 };
 

@@ -4,8 +4,9 @@
 # vs_bench matrix inside the test VM (root, LIO loaded, no other vhost
 # targets configured).
 #
-#   bench.sh [--rounds N] [--ios N] [--ramp N]
-#       the matrix against the module loaded now, N rounds
+#   bench.sh [--quick] [--rounds N] [--ios N] [--ramp N]
+#       the matrix (--quick: only the rows the targets name) against
+#       the module loaded now, N rounds
 #   bench.sh --ab [--rounds N] ...
 #       alternate rounds between tcm_vhost ($TV_KO, default the repo's
 #       tcm_vhost.ko, via insmod) and the in-tree vhost_scsi (modprobe):
@@ -20,6 +21,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../../.." && pwd)
 T=/sys/kernel/config/target
 AB=0
+SET=--matrix
 ROUNDS=2
 IOS=20000
 RAMP=2000
@@ -27,13 +29,14 @@ TV_KO=${TV_KO:-$repo/tcm_vhost.ko}
 OUT=$(mktemp -d /tmp/vs_bench.XXXXXX)
 
 usage() {
-	sed -n '4,16p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '4,17p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 }
 
 while [ $# -gt 0 ]; do
 	case $1 in
 	--ab) AB=1; shift ;;
+	--quick) SET=--quick; shift ;;
 	--rounds) ROUNDS=$2; shift 2 ;;
 	--ios) IOS=$2; shift 2 ;;
 	--ramp) RAMP=$2; shift 2 ;;
@@ -88,7 +91,7 @@ cp "$here/vs_bench" "$OUT/vs_bench" || die "cannot copy vs_bench"
 run_matrix() {
 	local m=$1 r=$2
 	echo "# round $r: $m" >&2
-	TV_MODULE=$m "$OUT/vs_bench" --matrix --ios "$IOS" --ramp "$RAMP" |
+	TV_MODULE=$m "$OUT/vs_bench" "$SET" --ios "$IOS" --ramp "$RAMP" |
 		sed "s/\$/ round=$r/" | tee -a "$OUT/results"
 	[ "${PIPESTATUS[0]}" -eq 0 ] || die "vs_bench failed on $m"
 }

@@ -8,8 +8,11 @@
  *         ios=N secs=S iops=X lat_mean_us=M lat_p99_us=P max_gap_us=G
  * qd is per request queue.  Latency is submit to reap (CLOCK_MONOTONIC),
  * interrupt driven (the call eventfd), after a ramp of --ramp I/Os per
- * queue; max_gap_us is the longest time without any completion on a
- * queue during the measured window.
+ * queue; iops counts every completion from the first end of ramp to
+ * the last completion (see run_cfg()); max_gap_us is the longest time
+ * without any completion on a queue after its ramp. idle_pct and
+ * cs_per_io are the guest's idle share and context switches per I/O
+ * while the queues ran (/proc/stat).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -43,6 +46,8 @@ struct worker {
 	uint64_t buf;
 	uint64_t *lat;			/* ns, ios entries */
 	unsigned long nlat;
+	uint64_t *tdone;		/* every completion, ramp included */
+	unsigned long ndone;
 	uint64_t t_start, t_end, max_gap;
 	int err;
 };
@@ -109,6 +114,7 @@ static void *run_worker(void *arg)
 			}
 			c->done = false;
 			done++;
+			w->tdone[w->ndone++] = c->t_done;
 			if (done == w->ramp) {
 				w->t_start = c->t_done;
 				last = c->t_done;
@@ -139,6 +145,36 @@ static void *run_worker(void *arg)
 	return NULL;
 }
 
+/* CPU jiffies (all, idle) and context switches so far, from /proc/stat. */
+struct cpu_stat {
+	unsigned long long total, idle, ctxt;
+};
+
+static void read_cpu_stat(struct cpu_stat *st)
+{
+	unsigned long long v[8] = { 0 };
+	char line[256];
+	FILE *f = fopen("/proc/stat", "r");
+	unsigned int i;
+
+	memset(st, 0, sizeof(*st));
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "cpu ", 4)) {
+			sscanf(line + 4, "%llu %llu %llu %llu %llu %llu %llu %llu",
+			       &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+			       &v[7]);
+			for (i = 0; i < 8; i++)
+				st->total += v[i];
+			st->idle = v[3] + v[4];
+		} else if (!strncmp(line, "ctxt ", 5)) {
+			st->ctxt = strtoull(line + 5, NULL, 10);
+		}
+	}
+	fclose(f);
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -149,9 +185,10 @@ static int cmp_u64(const void *a, const void *b)
 static int run_cfg(const char *wwpn, const struct cfg *cfg, int64_t blocks)
 {
 	struct worker *w = calloc(cfg->queues, sizeof(*w));
-	uint64_t *all, sum = 0, gap = 0, t0 = UINT64_MAX, t1 = 0;
+	uint64_t *all, sum = 0, gap = 0, t0, t1;
 	pthread_t th[VS_MAX_REQ_VQS];
-	unsigned long n = 0, i;
+	struct cpu_stat st0, st1;
+	unsigned long n = 0, nwin, i;
 	struct vs_opts o;
 	struct vs_dev d;
 	unsigned int q, s;
@@ -181,8 +218,9 @@ static int run_cfg(const char *wwpn, const struct cfg *cfg, int64_t blocks)
 		x->blocks = (uint64_t)blocks;
 		x->rng = 0x9e3779b97f4a7c15ULL * (q + 1);
 		x->lat = calloc(x->ios, sizeof(uint64_t));
+		x->tdone = calloc(x->ramp + x->ios, sizeof(uint64_t));
 		x->buf = vs_alloc(&d, (size_t)cfg->qd * BS, VS_PAGE);
-		if (!x->lat || !x->buf) {
+		if (!x->lat || !x->tdone || !x->buf) {
 			r = -ENOMEM;
 			goto out;
 		}
@@ -195,10 +233,12 @@ static int run_cfg(const char *wwpn, const struct cfg *cfg, int64_t blocks)
 			x->c[s].data_len = BS;
 		}
 	}
+	read_cpu_stat(&st0);
 	for (q = 0; q < cfg->queues; q++)
 		pthread_create(&th[q], NULL, run_worker, &w[q]);
 	for (q = 0; q < cfg->queues; q++)
 		pthread_join(th[q], NULL);
+	read_cpu_stat(&st1);
 
 	all = calloc(opt_ios, sizeof(uint64_t));
 	if (!all) {
@@ -216,29 +256,51 @@ static int run_cfg(const char *wwpn, const struct cfg *cfg, int64_t blocks)
 			all[n++] = w[q].lat[i];
 			sum += w[q].lat[i];
 		}
-		if (w[q].t_start < t0)
-			t0 = w[q].t_start;
-		if (w[q].t_end > t1)
-			t1 = w[q].t_end;
 		if (w[q].max_gap > gap)
 			gap = w[q].max_gap;
 	}
 	qsort(all, n, sizeof(*all), cmp_u64);
-	secs = (t1 - t0) / 1e9;
+	/*
+	 * Throughput from the first queue's end of ramp to the last
+	 * completion, counting every completion in between, ramps of other
+	 * queues included: on one CPU the queues do not run evenly (one
+	 * may finish before another ends its ramp), and work that is done
+	 * inside the window but not counted would understate throughput.
+	 */
+	t0 = UINT64_MAX;
+	t1 = 0;
+	for (q = 0; q < cfg->queues; q++) {
+		if (w[q].t_start < t0)
+			t0 = w[q].t_start;
+		for (i = 0; i < w[q].ndone; i++)
+			if (w[q].tdone[i] > t1)
+				t1 = w[q].tdone[i];
+	}
+	nwin = 0;
+	for (q = 0; q < cfg->queues; q++)
+		for (i = 0; i < w[q].ndone; i++)
+			nwin += w[q].tdone[i] > t0 && w[q].tdone[i] <= t1;
+	secs = t1 > t0 ? (t1 - t0) / 1e9 : 0;
 	printf("bench module=%s backstore=%s rw=%s bs=%d qd=%u queues=%u "
 	       "ios=%lu secs=%.3f iops=%.1f lat_mean_us=%.2f lat_p99_us=%.2f "
-	       "max_gap_us=%.2f\n",
+	       "max_gap_us=%.2f idle_pct=%.1f cs_per_io=%.3f\n",
 	       vs_module()[0] ? vs_module() : "unknown",
 	       cfg->nullio ? "nullio" : "rd", cfg->write ? "write" : "read",
-	       BS, cfg->qd, cfg->queues, n, secs, secs > 0 ? n / secs : 0,
+	       BS, cfg->qd, cfg->queues, n, secs, secs > 0 ? nwin / secs : 0,
 	       n ? sum / (double)n / 1e3 : 0,
 	       n ? all[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1] / 1e3 : 0,
-	       gap / 1e3);
+	       gap / 1e3,
+	       st1.total > st0.total ? 100.0 * (st1.idle - st0.idle) /
+				       (st1.total - st0.total) : 0,
+	       (double)(st1.ctxt - st0.ctxt) /
+	       (n + (unsigned long)opt_ramp * cfg->queues));
 	fflush(stdout);
 	free(all);
 out:
-	for (q = 0; q < cfg->queues; q++)
+	for (q = 0; q < cfg->queues; q++) {
 		free(w[q].lat);
+		free(w[q].tdone);
+	}
 	free(w);
 	vs_dev_close(&d);
 	return r;
@@ -247,9 +309,11 @@ out:
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: vs_bench [--matrix] [--backstore rd|nullio] [--rw read|write]\n"
-		"                [--qd N] [--queues N] [--ios N] [--ramp N]\n"
+		"usage: vs_bench [--matrix|--quick] [--backstore rd|nullio]\n"
+		"                [--rw read|write] [--qd N] [--queues N] [--ios N] [--ramp N]\n"
 		"  --matrix: {nullio,rd} x {read,write} x qd {1,32} x queues {1,4}\n"
+		"  --quick: the targets' rows (nullio read qd1 q1, qd32 q1 and q4,\n"
+		"           nullio write qd32 q4, rd read qd32 q4)\n"
 		"  --ios is the total measured I/Os, --ramp per queue\n");
 	exit(2);
 }
@@ -258,6 +322,7 @@ int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "matrix", no_argument, NULL, 'm' },
+		{ "quick", no_argument, NULL, 'k' },
 		{ "backstore", required_argument, NULL, 'b' },
 		{ "rw", required_argument, NULL, 'w' },
 		{ "qd", required_argument, NULL, 'q' },
@@ -269,7 +334,7 @@ int main(int argc, char **argv)
 	struct cfg one = { .nullio = true, .qd = 1, .queues = 1 };
 	struct cfg list[16];
 	unsigned int ncfg = 0, i;
-	bool matrix = false;
+	bool matrix = false, quick = false;
 	struct vs_lio lio;
 	char bs[2][VS_PATH], wwpn[2][32];
 	const char *why;
@@ -279,6 +344,9 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 'm':
 			matrix = true;
+			break;
+		case 'k':
+			quick = true;
 			break;
 		case 'b':
 			one.nullio = !strcmp(optarg, "nullio");
@@ -326,6 +394,17 @@ int main(int argc, char **argv)
 							.write = w,
 							.qd = qds[q],
 							.queues = nqs[n] };
+	} else if (quick) {
+		static const struct cfg q[] = {
+			{ .nullio = true, .qd = 1, .queues = 1 },
+			{ .nullio = true, .qd = 32, .queues = 1 },
+			{ .nullio = true, .qd = 32, .queues = 4 },
+			{ .nullio = true, .write = true, .qd = 32, .queues = 4 },
+			{ .nullio = false, .qd = 32, .queues = 4 },
+		};
+
+		for (ncfg = 0; ncfg < sizeof(q) / sizeof(q[0]); ncfg++)
+			list[ncfg] = q[ncfg];
 	} else {
 		list[ncfg++] = one;
 	}
