@@ -58,6 +58,7 @@
 			 (1ULL << VIRTIO_F_ANY_LAYOUT) |		\
 			 (1ULL << VIRTIO_F_VERSION_1) |			\
 			 (1ULL << VIRTIO_SCSI_F_HOTPLUG) |		\
+			 (1ULL << VIRTIO_SCSI_F_CHANGE) |		\
 			 (1ULL << VIRTIO_SCSI_F_T10_PI))
 
 struct tv_dev;

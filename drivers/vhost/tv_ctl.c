@@ -407,6 +407,21 @@ void tv_evt_queue(struct tv_dev *dev, u32 event, u32 reason, const u8 lun[8])
 	tv_vq_kick(&dev->vqs[TV_VQ_EVT]);
 }
 
+/*
+ * The event's LUN address: peripheral addressing below 256, flat space
+ * above. Guests (Linux up to at least 6.x) take bytes 2-3 as the LUN
+ * without masking the addressing method, as the in-tree module has
+ * always sent it.
+ */
+static void tv_evt_lun_addr(const struct tv_tpg *tpg, u64 unpacked, u8 addr[8])
+{
+	memset(addr, 0, 8);
+	addr[0] = 1;
+	addr[1] = tpg->tpgt;
+	addr[2] = unpacked < 256 ? 0 : 0x40 | ((unpacked >> 8) & 0x3f);
+	addr[3] = unpacked & 0xff;
+}
+
 /**
  * tv_evt_lun_changed() - a LUN was linked into or unlinked from a TPG
  * @tpg: the TPG
@@ -417,22 +432,40 @@ void tv_evt_queue(struct tv_dev *dev, u32 event, u32 reason, const u8 lun[8])
  */
 void tv_evt_lun_changed(struct tv_tpg *tpg, struct se_lun *lun, bool added)
 {
-	u64 unpacked = lun->unpacked_lun;
-	/*
-	 * Peripheral addressing below 256, flat space above: guests (Linux
-	 * up to at least 6.x) take bytes 2-3 as the LUN without masking the
-	 * addressing method, as the in-tree module has always sent it.
-	 */
-	u8 addr[8] = { 1, tpg->tpgt,
-		       unpacked < 256 ? 0 : 0x40 | ((unpacked >> 8) & 0x3f),
-		       unpacked & 0xff };
+	u8 addr[8];
 
 	lockdep_assert_held(&tpg->lock);
 	if (!tpg->dev || lun->unpacked_lun >= TV_MAX_LUNS)
 		return;
+	tv_evt_lun_addr(tpg, lun->unpacked_lun, addr);
 	tv_evt_queue(tpg->dev, VIRTIO_SCSI_T_TRANSPORT_RESET,
 		     added ? VIRTIO_SCSI_EVT_RESET_RESCAN :
 			     VIRTIO_SCSI_EVT_RESET_REMOVED, addr);
+}
+
+/**
+ * tv_evt_param_changed() - a LUN's parameters changed (capacity, ...)
+ * @tpg: the TPG
+ * @lun: the LUN
+ * @asc: additional sense code of the change (0x2a: parameters changed)
+ * @ascq: its qualifier (0x09: capacity data has changed)
+ *
+ * Sends VIRTIO_SCSI_T_PARAM_CHANGE to a guest that negotiated
+ * VIRTIO_SCSI_F_CHANGE; a Linux guest then rereads the capacity.
+ *
+ * Context: process, tpg->lock held (so tpg->dev stays valid).
+ */
+void tv_evt_param_changed(struct tv_tpg *tpg, struct se_lun *lun, u8 asc,
+			  u8 ascq)
+{
+	u8 addr[8];
+
+	lockdep_assert_held(&tpg->lock);
+	if (!tpg->dev || lun->unpacked_lun >= TV_MAX_LUNS)
+		return;
+	tv_evt_lun_addr(tpg, lun->unpacked_lun, addr);
+	tv_evt_queue(tpg->dev, VIRTIO_SCSI_T_PARAM_CHANGE, asc | ascq << 8,
+		     addr);
 }
 
 /**
@@ -457,13 +490,15 @@ static struct tv_evt *tv_evt_next(struct tv_vq *vq, bool *missed)
 {
 	struct tv_dev *dev = vq->dev;
 	bool hotplug = tv_vq_has_feature(vq, VIRTIO_SCSI_F_HOTPLUG);
+	bool change = tv_vq_has_feature(vq, VIRTIO_SCSI_F_CHANGE);
 	struct tv_evt *evt;
 
 	spin_lock(&dev->evt_lock);
 	for (;;) {
 		evt = list_first_entry_or_null(&dev->evt_list, struct tv_evt,
 					       node);
-		if (!evt || hotplug)
+		if (!evt ||
+		    (evt->event == VIRTIO_SCSI_T_PARAM_CHANGE ? change : hotplug))
 			break;
 		/* Not negotiated: the guest cannot take it. */
 		list_del(&evt->node);

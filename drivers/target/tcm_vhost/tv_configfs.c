@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * tcm_vhost: the configfs face of the LIO fabric "vhost" - WWPN and TPG
- * groups, the TPG attributes "nexus" and "attrib/fabric_prot_type", and
- * the hooks LIO calls when a LUN is linked into or unlinked from a TPG.
+ * groups, the TPG attributes "nexus", "capacity_changed" and
+ * "attrib/fabric_prot_type", and the hooks LIO calls when a LUN is linked
+ * into or unlinked from a TPG.
  *
  * Locking (outermost first, see also tv_target.h):
  *   tv_tpg_list_lock  guards tv_tpg_list: make_tpg adds a TPG, drop_tpg
@@ -11,6 +12,8 @@
  *                     tpg->nexus_name (tv_fabric.c), tpg->dev (vhost
  *                     side).  The LUN hooks call tv_evt_lun_changed()
  *                     under it.
+ *   se_tpg.tpg_lun_mutex  (LIO's, guards the TPG's LUN list) nests inside
+ *                     tv_tpg.lock, as when LIO maps LUNs for a new nexus.
  *   tpg->fabric_prot_type is a lone word, written and read with
  *   WRITE_ONCE()/READ_ONCE().
  * configfs itself serialises the creation and removal of one item, and
@@ -331,8 +334,45 @@ static ssize_t tv_tpg_nexus_store(struct config_item *item, const char *page,
 
 CONFIGFS_ATTR(tv_tpg_, nexus);
 
+/*
+ * LIO tells no fabric when a backstore's size changes (a grown block
+ * device under iblock, say), so the administrator does: writing a LUN
+ * number sends the guest a parameter change event, CAPACITY DATA HAS
+ * CHANGED, and a Linux guest rereads the capacity. Without a guest, or
+ * if it did not negotiate VIRTIO_SCSI_F_CHANGE, nothing is sent.
+ */
+static ssize_t tv_tpg_capacity_changed_store(struct config_item *item,
+					     const char *page, size_t count)
+{
+	struct tv_tpg *tpg = tv_tpg_from_item(item);
+	struct se_portal_group *se_tpg = &tpg->se_tpg;
+	struct se_lun *lun;
+	u64 unpacked;
+	int ret;
+
+	ret = kstrtou64(page, 0, &unpacked);
+	if (ret)
+		return ret;
+	ret = -ENODEV;
+	mutex_lock(&tpg->lock);
+	mutex_lock(&se_tpg->tpg_lun_mutex);
+	hlist_for_each_entry(lun, &se_tpg->tpg_lun_hlist, link) {
+		if (lun->unpacked_lun == unpacked) {
+			tv_evt_param_changed(tpg, lun, 0x2a, 0x09);
+			ret = 0;
+			break;
+		}
+	}
+	mutex_unlock(&se_tpg->tpg_lun_mutex);
+	mutex_unlock(&tpg->lock);
+	return ret ? ret : count;
+}
+
+CONFIGFS_ATTR_WO(tv_tpg_, capacity_changed);
+
 struct configfs_attribute *tv_tpg_attrs[] = {
 	&tv_tpg_attr_nexus,
+	&tv_tpg_attr_capacity_changed,
 	NULL,
 };
 

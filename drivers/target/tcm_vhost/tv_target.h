@@ -82,5 +82,7 @@ void tv_scsi_aborted_task(struct se_cmd *se_cmd);
 void tv_scsi_release_cmd(struct se_cmd *se_cmd);
 void tv_ctl_queue_tm_rsp(struct se_cmd *se_cmd);
 void tv_evt_lun_changed(struct tv_tpg *tpg, struct se_lun *lun, bool added);
+void tv_evt_param_changed(struct tv_tpg *tpg, struct se_lun *lun, u8 asc,
+			  u8 ascq);
 
 #endif /* TV_TARGET_H */

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The event queue: LUN hot-plug and hot-unplug reported as transport
- * reset events (VIRTIO_SCSI_F_HOTPLUG), and events lost for want of
- * buffers reported as missed rather than forgotten.
+ * reset events (VIRTIO_SCSI_F_HOTPLUG), capacity changes announced
+ * through the TPG's capacity_changed attribute as parameter change
+ * events (VIRTIO_SCSI_F_CHANGE), and events lost for want of buffers
+ * reported as missed rather than forgotten.
  */
 #include "kselftest_harness.h"
 #include "vs_test.h"
@@ -150,6 +152,76 @@ TEST_F(evt, no_events_without_feature)
 	ASSERT_EQ(0, vs_lio_lun(&self->lio, self->wwpn, 1, 5, self->bs2));
 	ASSERT_EQ(-ETIMEDOUT, vs_evt_wait(&self->d, &ev, 1000));
 	ASSERT_EQ(0, vs_verify_rw(&self->d, 0, 1, 5, 0, 8, 4));
+}
+
+/* Write @lun to the TPG's capacity_changed attribute. */
+static int evt_capacity_changed(const char *wwpn, const char *lun)
+{
+	char path[VS_PATH];
+
+	snprintf(path, sizeof(path), "%s/vhost/%s/tpgt_1/capacity_changed",
+		 VS_TARGET_DIR, wwpn);
+	if (access(path, F_OK))
+		return -ENOENT;
+	return vs_write_file(path, lun);
+}
+
+#define NO_CHANGE_ATTR_WHY "has no capacity_changed attribute"
+
+TEST_F(evt, param_change_capacity)
+{
+	struct virtio_scsi_event ev;
+	struct vs_opts o = self->o;
+	int r;
+
+	vs_dev_close(&self->d);
+	o.features |= 1ULL << VIRTIO_SCSI_F_CHANGE;
+	r = vs_dev_start(&self->d, &o, self->wwpn);
+	if (r == -EOPNOTSUPP)
+		SKIP(return, "device does not offer VIRTIO_SCSI_F_CHANGE");
+	ASSERT_EQ(0, r);
+	ASSERT_EQ(0, vs_evt_post(&self->d, 4));
+	r = evt_capacity_changed(self->wwpn, "0");
+	VS_KNOWN_BROKEN(r != -ENOENT, "vhost_scsi", NO_CHANGE_ATTR_WHY);
+	ASSERT_EQ(0, r);
+	ASSERT_EQ(0, vs_evt_wait(&self->d, &ev, EVT_MS));
+	ASSERT_EQ((uint32_t)VIRTIO_SCSI_T_PARAM_CHANGE, ev.event);
+	/* ASC 0x2a, ASCQ 0x09: CAPACITY DATA HAS CHANGED. */
+	ASSERT_EQ(0x2aU | 0x09U << 8, ev.reason);
+	ASSERT_EQ(1, ev.lun[0]);
+	ASSERT_EQ(1, ev.lun[1]);
+	ASSERT_EQ(0U, evt_lun(&ev));
+	ASSERT_TRUE(vs_bytes_are(ev.lun + 4, 4, 0));
+}
+
+TEST_F(evt, param_change_unknown_lun)
+{
+	struct virtio_scsi_event ev;
+	int r;
+
+	ASSERT_EQ(0, vs_evt_post(&self->d, 4));
+	r = evt_capacity_changed(self->wwpn, "77");
+	VS_KNOWN_BROKEN(r != -ENOENT, "vhost_scsi", NO_CHANGE_ATTR_WHY);
+	ASSERT_EQ(-ENODEV, r);
+	ASSERT_EQ(-EINVAL, evt_capacity_changed(self->wwpn, "zero"));
+	ASSERT_EQ(-ETIMEDOUT, vs_evt_wait(&self->d, &ev, 500));
+}
+
+TEST_F(evt, param_change_needs_feature)
+{
+	struct virtio_scsi_event ev;
+	int r;
+
+	/* The fixture negotiated HOTPLUG only. */
+	ASSERT_EQ(0, vs_evt_post(&self->d, 4));
+	r = evt_capacity_changed(self->wwpn, "0");
+	VS_KNOWN_BROKEN(r != -ENOENT, "vhost_scsi", NO_CHANGE_ATTR_WHY);
+	ASSERT_EQ(0, r);
+	ASSERT_EQ(-ETIMEDOUT, vs_evt_wait(&self->d, &ev, 500));
+	/* The dropped event blocks nothing behind it. */
+	ASSERT_EQ(0, vs_lio_lun(&self->lio, self->wwpn, 1, 5, self->bs2));
+	ASSERT_EQ(0, vs_evt_wait(&self->d, &ev, EVT_MS));
+	ASSERT_RESET_EVENT(&ev, 5, VIRTIO_SCSI_EVT_RESET_RESCAN);
 }
 
 TEST_F(evt, short_event_buffer)
