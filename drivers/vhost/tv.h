@@ -371,7 +371,14 @@ void tv_dev_put_inflight(struct tv_dev *dev);
 void tv_dev_flush(struct tv_dev *dev);
 int tv_mem_translate(const struct tv_mem *mem, u64 gpa, u32 len,
 		     struct tv_seg *seg, unsigned int max);
-void tv_log_write(struct tv_vq *vq, u64 gpa, u64 len);
+void __tv_log_write(struct tv_vq *vq, u64 gpa, u64 len);
+
+/* Every write into the guest goes through here: keep the no-log case cheap. */
+static inline void tv_log_write(struct tv_vq *vq, u64 gpa, u64 len)
+{
+	if (unlikely(vq->log_base))
+		__tv_log_write(vq, gpa, len);
+}
 
 static inline bool tv_vq_has_feature(const struct tv_vq *vq, unsigned int bit)
 {

@@ -232,7 +232,8 @@ static struct tv_cmd *tv_cmd_get(struct tv_vq *vq)
 		return kmem_cache_zalloc(tv_cmd_cache, GFP_KERNEL);
 	vq->cmd_cache = node->next;
 	cmd = container_of(node, struct tv_cmd, done_node);
-	memset(cmd, 0, sizeof(*cmd));
+	/* The buffers after @sense are written before they are read. */
+	memset(cmd, 0, offsetof(struct tv_cmd, sense));
 	return cmd;
 }
 
@@ -304,7 +305,35 @@ static void tv_scsi_write_resp(struct tv_vq *vq, const struct tv_seg *in,
 			       const struct virtio_scsi_cmd_resp *resp,
 			       u32 data_in)
 {
+	/*
+	 * The usual layout, the whole response in the first segment, takes
+	 * one copy of a constant size (no run-time usercopy checks).
+	 */
+	if (nin && in[0].len >= sizeof(*resp) &&
+	    !copy_to_user(in[0].hva, resp, sizeof(*resp))) {
+		tv_log_write(vq, in[0].gpa, sizeof(*resp));
+		tv_ring_add_used(vq, head, sizeof(*resp) + data_in);
+		return;
+	}
 	tv_ring_respond(vq, in, nin, head, resp, sizeof(*resp), data_in);
+}
+
+/* Read the request header; the usual layout takes one constant copy. */
+static bool tv_scsi_read_hdr(const struct tv_chain *chain, bool pi, void *h)
+{
+	size_t len = pi ? sizeof(struct virtio_scsi_cmd_req_pi) :
+			  sizeof(struct virtio_scsi_cmd_req);
+
+	if (chain->out_len < len)
+		return false;
+	if (chain->seg[0].len >= len) {
+		if (pi)
+			return !copy_from_user(h, chain->seg[0].hva,
+					       sizeof(struct virtio_scsi_cmd_req_pi));
+		return !copy_from_user(h, chain->seg[0].hva,
+				       sizeof(struct virtio_scsi_cmd_req));
+	}
+	return tv_segs_copy_from(chain->seg, chain->nout, 0, h, len) == len;
 }
 
 /* Fill @resp with CHECK CONDITION and fixed-format sense. */
@@ -397,9 +426,7 @@ static enum tv_verdict tv_scsi_parse(struct tv_vq *vq,
 	if (chain->in_len < sizeof(req->resp))
 		return TV_DROP;
 	req->hdr_len = pi ? sizeof(h.pi) : sizeof(h.plain);
-	if (chain->out_len < req->hdr_len ||
-	    tv_segs_copy_from(chain->seg, chain->nout, 0, &h,
-			      req->hdr_len) != req->hdr_len)
+	if (!tv_scsi_read_hdr(chain, pi, &h))
 		return tv_scsi_fail(req, VIRTIO_SCSI_S_FAILURE);
 	if (pi) {
 		lun = h.pi.lun;
@@ -466,6 +493,12 @@ static void tv_unpin_sgl(struct scatterlist *sgl, unsigned int nsg,
 	struct scatterlist *sg;
 	unsigned int i, n = 0;
 
+	if (nsg == 1) {		/* the common small I/O */
+		pages[0] = sg_page(sgl);
+		if (pages[0])
+			unpin_user_pages_dirty_lock(pages, 1, dirty);
+		return;
+	}
 	for_each_sg(sgl, sg, nsg, i) {
 		if (!sg_page(sg))
 			break;
@@ -477,6 +510,32 @@ static void tv_unpin_sgl(struct scatterlist *sgl, unsigned int nsg,
 	}
 	if (n)
 		unpin_user_pages_dirty_lock(pages, n, dirty);
+}
+
+/* tv_pin_sgl() for data within one page: no iteration, no batching. */
+static int tv_pin_one(const struct tv_seg *seg, unsigned int n, size_t skip,
+		      size_t len, struct scatterlist *sg,
+		      struct scatterlist **sglp, unsigned int *nsgp)
+{
+	unsigned long addr;
+	struct page *page;
+
+	/* One page means one segment: find where the data starts. */
+	while (n && skip >= seg->len) {
+		skip -= seg->len;
+		seg++;
+		n--;
+	}
+	if (WARN_ON_ONCE(!n))
+		return -EFAULT;
+	addr = (unsigned long)seg->hva + skip;
+	if (pin_user_pages_fast(addr & PAGE_MASK, 1, FOLL_WRITE, &page) != 1)
+		return -EFAULT;
+	sg_init_table(sg, 1);
+	sg_set_page(sg, page, len, offset_in_page(addr));
+	*sglp = sg;
+	*nsgp = 1;
+	return 0;
 }
 
 /*
@@ -505,6 +564,8 @@ static int tv_pin_sgl(const struct tv_seg *seg, unsigned int n, size_t skip,
 		return 0;
 	if (npages > TV_MAX_DATA_PAGES)
 		return -E2BIG;
+	if (npages == 1 && ninline)
+		return tv_pin_one(seg, n, skip, len, inline_sg, sglp, nsgp);
 	sgl = npages <= ninline ? inline_sg :
 	      kmalloc_array(npages, sizeof(*sgl), GFP_KERNEL);
 	if (!sgl)

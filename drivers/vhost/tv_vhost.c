@@ -424,7 +424,7 @@ int tv_mem_translate(const struct tv_mem *mem, u64 gpa, u32 len,
 }
 
 /**
- * tv_log_write() - mark guest pages written, for live migration
+ * __tv_log_write() - mark guest pages written, for live migration
  * @vq: virtqueue whose worker wrote them (for the log and features)
  * @gpa: first guest physical byte written
  * @len: bytes written
@@ -435,7 +435,7 @@ int tv_mem_translate(const struct tv_mem *mem, u64 gpa, u32 len,
  *
  * Context: worker, vq mutex held.
  */
-void tv_log_write(struct tv_vq *vq, u64 gpa, u64 len)
+void __tv_log_write(struct tv_vq *vq, u64 gpa, u64 len)
 {
 	unsigned long addr, cur = 0;
 	struct page *page = NULL;
@@ -443,7 +443,7 @@ void tv_log_write(struct tv_vq *vq, u64 gpa, u64 len)
 	void *kaddr = NULL;
 
 	lockdep_assert_held(&vq->mutex);
-	if (!len || !tv_vq_has_feature(vq, VHOST_F_LOG_ALL) || !vq->log_base)
+	if (!len || !tv_vq_has_feature(vq, VHOST_F_LOG_ALL))
 		return;
 	last = (gpa + len - 1) >> PAGE_SHIFT;
 	for (pfn = gpa >> PAGE_SHIFT; pfn <= last; pfn++) {

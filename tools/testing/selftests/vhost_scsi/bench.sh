@@ -114,38 +114,65 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 switch_to "$start"
 
-# Medians per configuration and module, side by side.
-awk -v ab=$AB '
-function med(list,   n, a, i, j, t) {
+# Medians per configuration and module, side by side.  In -icount mode
+# (TV_BENCH_ICOUNT=1, set by scripts/bench) guest time is instructions
+# x 2 ns, so instructions per I/O = 5e8 / IOPS.  spread is the widest
+# (max - min) / median of IOPS over the rounds, either module.  Then, per
+# module, what 4 queues deliver over 1 (scaling; only wall-clock runs
+# with several vCPUs can show it).
+awk -v ab=$AB -v icount="${TV_BENCH_ICOUNT:-0}" '
+function sorted(list, a,   n, i, j, t) {
 	n = split(list, a, " ")
 	for (i = 2; i <= n; i++)
 		for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) {
 			t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
 		}
+	return n
+}
+function med(list,   n, a) {
+	n = sorted(list, a)
 	if (n == 0) return 0
 	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+function spread(list,   n, a, m) {
+	n = sorted(list, a)
+	m = med(list)
+	return n && m ? (a[n] - a[1]) / m : 0
+}
+function kinstr(iops) {
+	return icount && iops ? sprintf("%.1f", 5e5 / iops) : "-"
 }
 /^bench / {
 	delete kv
 	for (i = 2; i <= NF; i++) { split($i, p, "="); kv[p[1]] = p[2] }
 	c = kv["backstore"] " " kv["rw"] " qd" kv["qd"] " q" kv["queues"]
 	if (!(c in seen)) { seen[c] = 1; order[++nc] = c }
-	iops[c, kv["module"]] = iops[c, kv["module"]] " " kv["iops"]
-	p99[c, kv["module"]] = p99[c, kv["module"]] " " kv["lat_p99_us"]
-	gap[c, kv["module"]] = gap[c, kv["module"]] " " kv["max_gap_us"]
-	mods[kv["module"]] = 1
+	m = kv["module"]
+	iops[c, m] = iops[c, m] " " kv["iops"]
+	mean[c, m] = mean[c, m] " " kv["lat_mean_us"]
+	p99[c, m] = p99[c, m] " " kv["lat_p99_us"]
+	gap[c, m] = gap[c, m] " " kv["max_gap_us"]
+	cs[c, m] = cs[c, m] " " kv["cs_per_io"]
+	mods[m] = 1
 }
 END {
 	if (ab) {
-		printf "%-22s %12s %12s %7s %10s %10s %7s\n", "config",
-		       "tcm_vhost", "vhost_scsi", "ratio", "p99_tcm", "p99_vs",
-		       "ratio"
+		printf "%-20s %9s %9s %6s %7s %7s %13s %13s %6s %6s %6s\n",
+		       "config", "iops_tcm", "iops_vs", "ratio", "ki/io_t",
+		       "ki/io_v", "mean/p99_tcm", "mean/p99_vs", "cs_t",
+		       "cs_v", "spread"
 		for (i = 1; i <= nc; i++) {
 			c = order[i]
 			a = med(iops[c, "tcm_vhost"]); b = med(iops[c, "vhost_scsi"])
-			pa = med(p99[c, "tcm_vhost"]); pb = med(p99[c, "vhost_scsi"])
-			printf "%-22s %12.1f %12.1f %7.2f %10.1f %10.1f %7.2f\n",
-			       c, a, b, b ? a / b : 0, pa, pb, pb ? pa / pb : 0
+			sp = spread(iops[c, "tcm_vhost"])
+			if (spread(iops[c, "vhost_scsi"]) > sp)
+				sp = spread(iops[c, "vhost_scsi"])
+			printf "%-20s %9.0f %9.0f %6.2f %7s %7s %6.0f/%-6.0f %6.0f/%-6.0f %6.3f %6.3f %5.1f%%\n",
+			       c, a, b, b ? a / b : 0, kinstr(a), kinstr(b),
+			       med(mean[c, "tcm_vhost"]), med(p99[c, "tcm_vhost"]),
+			       med(mean[c, "vhost_scsi"]), med(p99[c, "vhost_scsi"]),
+			       med(cs[c, "tcm_vhost"]), med(cs[c, "vhost_scsi"]),
+			       100 * sp
 		}
 	} else {
 		for (m in mods) mod = m
@@ -157,6 +184,21 @@ END {
 			       med(iops[c, mod]), med(p99[c, mod]),
 			       med(gap[c, mod])
 		}
+	}
+	printf "\nscaling (iops with 4 queues / with 1):\n"
+	for (i = 1; i <= nc; i++) {
+		c = order[i]
+		if (c !~ / q4$/)
+			continue
+		c1 = c
+		sub(/ q4$/, " q1", c1)
+		if (!(c1 in seen))
+			continue
+		line = sprintf("  %-18s", substr(c, 1, length(c) - 3))
+		for (m in mods)
+			line = line sprintf("  %s %.2f", m,
+					    med(iops[c1, m]) ? med(iops[c, m]) / med(iops[c1, m]) : 0)
+		print line
 	}
 }' "$OUT/results"
 echo "# raw results: $OUT/results" >&2
