@@ -24,10 +24,13 @@
 #include "tv.h"
 #include "tv_compat.h"
 
-static unsigned int tv_auto_workers = 4;
+/* Auto workers per device by default: one per CPU, at most this many. */
+#define TV_AUTO_WORKERS_MAX	4
+
+static unsigned int tv_auto_workers;
 module_param_named(auto_workers, tv_auto_workers, uint, 0644);
 MODULE_PARM_DESC(auto_workers,
-		 "Workers per device that request queues are spread over when userspace does not attach workers itself (0 or 1: one shared worker)");
+		 "Workers per device that request queues are spread over when userspace does not attach workers itself (1: one shared worker; default 0: one per online CPU, at most 4)");
 
 /**
  * tv_dev_init() - set up a newly opened device
@@ -142,14 +145,21 @@ static struct tv_worker *tv_dev_new_worker(struct tv_dev *dev)
 /*
  * Under a QEMU that never attaches workers itself, request queue i runs
  * on auto worker 1 + (i % auto_workers), so queues proceed in parallel.
+ * More workers than CPUs buy no parallelism, only wake-ups: by default
+ * there are as many as online CPUs (measured on one CPU: 4 queues at
+ * QD1 run 5-14 % faster on one shared worker than on four).
  */
 static int tv_vq_auto_attach(struct tv_vq *vq)
 {
 	struct tv_dev *dev = vq->dev;
-	unsigned int nauto = clamp_val(tv_auto_workers, 1, TV_MAX_WORKERS - 1);
-	unsigned int id = 0;
+	unsigned int nauto = READ_ONCE(tv_auto_workers);
 	struct tv_worker *w;
+	unsigned int id = 0;
 
+	if (!nauto)
+		nauto = min_t(unsigned int, num_online_cpus(),
+			      TV_AUTO_WORKERS_MAX);
+	nauto = clamp_val(nauto, 1, TV_MAX_WORKERS - 1);
 	if (vq->worker)
 		return 0;
 	if (vq->index >= TV_VQ_REQ && nauto > 1)
