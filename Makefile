@@ -4,6 +4,12 @@
 #   make            build tcm_vhost.ko against KDIR
 #   make run        the demo: a guest doing I/O through tcm_vhost in a test VM
 #   make check      every test (static checks, selftests and guests in the VM)
+#                   on Debian 12's 6.1 and the trixie-backports 7.3 kernel
+#                   (KERNELS="6.1 6.12 7.3" to choose); ends with one line
+#                   "RELEASE: N passed, N failed, N skipped" per kernel and
+#                   the total "N passed, N failed, N skipped" last
+#   make check-all  the same on all three kernels: 6.1, 6.12 and 7.3, plus
+#                   the DKMS package test (tools/testing/vm/dkms.sh)
 #   make bench      tcm_vhost against the in-tree vhost_scsi, side by side
 #   make install    modules_install + depmod + modprobe.d entry (real hosts)
 #   make kernels    tcm_vhost.ko for Debian 12's 6.1 and, in the trixie root
@@ -41,8 +47,15 @@ deps:
 run:
 	scripts/run-demo
 
+# The kernels make check tests (see scripts/check), and make check-all.
+KERNELS ?= 6.1 7.3
+KERNELS_ALL ?= 6.1 6.12 7.3
+
 check:
-	scripts/check
+	scripts/check $(KERNELS)
+
+check-all:
+	TV_CHECK_DKMS=1 scripts/check $(KERNELS_ALL)
 
 bench:
 	scripts/bench
@@ -50,4 +63,4 @@ bench:
 kernels:
 	scripts/build-kernel --strict --sparse all
 
-.PHONY: all modules clean install selftests deps run check bench kernels
+.PHONY: all modules clean install selftests deps run check check-all bench kernels
