@@ -10,7 +10,9 @@
 #                   the total "N passed, N failed, N skipped" last
 #   make check-all  the same on all three kernels: 6.1, 6.12 and 7.3, plus
 #                   the DKMS package test (tools/testing/vm/dkms.sh)
-#   make bench      tcm_vhost against the in-tree vhost_scsi, side by side
+#   make bench      tcm_vhost against the in-tree vhost_scsi, side by side:
+#                   the -icount table on 6.1 and on 7.3 (BENCH_KERNELS),
+#                   then the wall-clock scaling table (1 vs 4 queues)
 #   make install    modules_install + depmod + modprobe.d entry (real hosts)
 #   make kernels    tcm_vhost.ko for Debian 12's 6.1 and, in the trixie root
 #                   of scripts/setup-trixie, for 6.12 and 7.x: W=1 and sparse,

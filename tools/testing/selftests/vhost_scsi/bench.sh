@@ -4,8 +4,9 @@
 # vs_bench matrix inside the test VM (root, LIO loaded, no other vhost
 # targets configured).
 #
-#   bench.sh [--quick] [--rounds N] [--ios N] [--ramp N]
-#       the matrix (--quick: only the rows the targets name) against
+#   bench.sh [--quick|--scaling] [--rounds N] [--ios N] [--ramp N]
+#       the matrix (--quick: only the rows the targets name; --scaling:
+#       QD32 reads on 1 and 4 queues) against
 #       the module loaded now, N rounds
 #   bench.sh --ab [--rounds N] ...
 #       alternate rounds between tcm_vhost ($TV_KO, default the repo's
@@ -29,7 +30,7 @@ TV_KO=${TV_KO:-$repo/tcm_vhost.ko}
 OUT=$(mktemp -d /tmp/vs_bench.XXXXXX)
 
 usage() {
-	sed -n '4,17p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '4,18p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 }
 
@@ -37,6 +38,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--ab) AB=1; shift ;;
 	--quick) SET=--quick; shift ;;
+	--scaling) SET=--scaling; shift ;;
 	--rounds) ROUNDS=$2; shift 2 ;;
 	--ios) IOS=$2; shift 2 ;;
 	--ramp) RAMP=$2; shift 2 ;;

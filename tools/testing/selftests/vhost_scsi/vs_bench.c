@@ -314,6 +314,7 @@ static void usage(void)
 		"  --matrix: {nullio,rd} x {read,write} x qd {1,32} x queues {1,4}\n"
 		"  --quick: the targets' rows (nullio read qd1 q1, qd32 q1 and q4,\n"
 		"           nullio write qd32 q4, rd read qd32 q4)\n"
+		"  --scaling: {nullio,rd} read qd32 x queues {1,4}\n"
 		"  --ios is the total measured I/Os, --ramp per queue\n");
 	exit(2);
 }
@@ -323,6 +324,7 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "matrix", no_argument, NULL, 'm' },
 		{ "quick", no_argument, NULL, 'k' },
+		{ "scaling", no_argument, NULL, 's' },
 		{ "backstore", required_argument, NULL, 'b' },
 		{ "rw", required_argument, NULL, 'w' },
 		{ "qd", required_argument, NULL, 'q' },
@@ -334,7 +336,7 @@ int main(int argc, char **argv)
 	struct cfg one = { .nullio = true, .qd = 1, .queues = 1 };
 	struct cfg list[16];
 	unsigned int ncfg = 0, i;
-	bool matrix = false, quick = false;
+	bool matrix = false, quick = false, scaling = false;
 	struct vs_lio lio;
 	char bs[2][VS_PATH], wwpn[2][32];
 	const char *why;
@@ -347,6 +349,9 @@ int main(int argc, char **argv)
 			break;
 		case 'k':
 			quick = true;
+			break;
+		case 's':
+			scaling = true;
 			break;
 		case 'b':
 			one.nullio = !strcmp(optarg, "nullio");
@@ -400,6 +405,16 @@ int main(int argc, char **argv)
 			{ .nullio = true, .qd = 32, .queues = 1 },
 			{ .nullio = true, .qd = 32, .queues = 4 },
 			{ .nullio = true, .write = true, .qd = 32, .queues = 4 },
+			{ .nullio = false, .qd = 32, .queues = 4 },
+		};
+
+		for (ncfg = 0; ncfg < sizeof(q) / sizeof(q[0]); ncfg++)
+			list[ncfg] = q[ncfg];
+	} else if (scaling) {
+		static const struct cfg q[] = {
+			{ .nullio = true, .qd = 32, .queues = 1 },
+			{ .nullio = true, .qd = 32, .queues = 4 },
+			{ .nullio = false, .qd = 32, .queues = 1 },
 			{ .nullio = false, .qd = 32, .queues = 4 },
 		};
 
