@@ -319,6 +319,8 @@ struct tv_evt {
  * @cmds: request commands handed to LIO, for task management
  * @inflight: commands and TMFs handed to LIO and not yet freed
  * @inflight_wq: woken when @inflight drops to zero (teardown waits)
+ * @resets: LUN and I_T nexus resets in progress; a command LIO aborts
+ *	meanwhile was cancelled by a reset
  * @evt_lock: guards @evt_list, @evt_count, @events_missed
  * @evt_list: events waiting for event-queue buffers
  * @evt_count: entries on @evt_list
@@ -342,6 +344,7 @@ struct tv_dev {
 	struct list_head cmds;
 	atomic_t inflight;
 	wait_queue_head_t inflight_wq;
+	atomic_t resets;
 	spinlock_t evt_lock;	/* see above */
 	struct list_head evt_list;
 	unsigned int evt_count;

@@ -56,6 +56,16 @@ static void tv_ctl_respond(struct tv_vq *vq, const struct tv_chain *chain,
 			resp, len, 0);
 }
 
+/*
+ * A reset counts from its allocation to its free, which follows its
+ * response: LIO aborts the commands it covers before it answers.
+ */
+static bool tv_tmf_is_reset(u32 subtype)
+{
+	return subtype == VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET ||
+	       subtype == VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET;
+}
+
 static struct tv_tmf *tv_tmf_alloc(struct tv_vq *vq, struct se_session *sess,
 				   u32 subtype)
 {
@@ -69,6 +79,8 @@ static struct tv_tmf *tv_tmf_alloc(struct tv_vq *vq, struct se_session *sess,
 	tmf->response = VIRTIO_SCSI_S_FUNCTION_COMPLETE;
 	atomic_set(&tmf->pending, 1);
 	atomic_inc(&vq->dev->inflight);
+	if (tv_tmf_is_reset(subtype))
+		atomic_inc(&vq->dev->resets);
 	return tmf;
 }
 
@@ -76,6 +88,8 @@ static void tv_tmf_free(struct tv_tmf *tmf)
 {
 	struct tv_dev *dev = tmf->vq->dev;
 
+	if (tv_tmf_is_reset(tmf->subtype))
+		atomic_dec(&dev->resets);
 	kfree(tmf);
 	tv_dev_put_inflight(dev);
 }

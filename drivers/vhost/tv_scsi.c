@@ -21,7 +21,9 @@
  *     data, then hands each command back to LIO, whose ->release_cmd()
  *     (any context) puts it back in the queue's cache.
  * A command LIO aborts (->aborted_task()) reaches step 5 through
- * ->release_cmd() instead, and answers VIRTIO_SCSI_S_ABORTED.
+ * ->release_cmd() instead, and answers VIRTIO_SCSI_S_ABORTED, or
+ * VIRTIO_SCSI_S_RESET while a LUN or I_T nexus reset runs: Linux
+ * retries a command a reset cancelled, and fails an aborted one.
  *
  * Locking: the kick and done handlers hold the vq mutex; the LIO
  * callbacks take no lock (llist + work queueing), so they may run in
@@ -945,7 +947,8 @@ void tv_scsi_aborted_task(struct se_cmd *se_cmd)
 {
 	struct tv_cmd *cmd = container_of(se_cmd, struct tv_cmd, se_cmd);
 
-	cmd->response = VIRTIO_SCSI_S_ABORTED;
+	cmd->response = atomic_read(&cmd->vq->dev->resets) ?
+			VIRTIO_SCSI_S_RESET : VIRTIO_SCSI_S_ABORTED;
 }
 
 /**

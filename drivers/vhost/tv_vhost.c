@@ -47,6 +47,7 @@ void tv_dev_init(struct tv_dev *dev)
 	INIT_LIST_HEAD(&dev->cmds);
 	atomic_set(&dev->inflight, 0);
 	init_waitqueue_head(&dev->inflight_wq);
+	atomic_set(&dev->resets, 0);
 	spin_lock_init(&dev->evt_lock);
 	INIT_LIST_HEAD(&dev->evt_list);
 	for (i = 0; i < TV_MAX_VQS; i++) {

@@ -229,13 +229,22 @@ static int lio_iblock(struct vs_lio *l, const char *disk, char *path)
 
 /* ---- helpers shared by both fixtures ----------------------------------- */
 
-/* Terminated by a TMF: response ABORTED, or TASK ABORTED status (TAS). */
+/* Terminated by an abort: response ABORTED, or TASK ABORTED status (TAS). */
 static bool cmd_aborted(const struct vs_cmd *c)
 {
 	return c->done &&
 	       (c->resp.response == VIRTIO_SCSI_S_ABORTED ||
 		(c->resp.response == VIRTIO_SCSI_S_OK &&
 		 c->resp.status == SAM_TASK_ABORTED));
+}
+
+/*
+ * Cancelled by a LUN or I_T nexus reset: response RESET, which Linux
+ * retries (DID_RESET), where ABORTED (DID_ABORT) fails the I/O.
+ */
+static bool cmd_reset(const struct vs_cmd *c)
+{
+	return c->done && c->resp.response == VIRTIO_SCSI_S_RESET;
 }
 
 /* Collect completions without waiting; how many of @c[0..n) are done. */
@@ -720,7 +729,7 @@ TEST_F_TIMEOUT(held, i_t_nexus_reset, 90)
 	VS_KNOWN_BROKEN(r == TMF_COMPLETE, "vhost_scsi", REJECTS_WHY);
 	count_done(&h->d, h->c, 2 * NEXUS_N);
 	for (i = 0; i < 2 * NEXUS_N; i++) {
-		ASSERT_TRUE(cmd_aborted(&h->c[i]))
+		ASSERT_TRUE(cmd_reset(&h->c[i]))
 			log_cmd(_metadata, "READ at the TMF answer", &h->c[i]);
 	}
 	/* The nexus was lost: every LUN reports it once, then works. */
@@ -766,9 +775,9 @@ static void lun_reset_in_flight(struct __test_metadata *_metadata,
 			log_cmd(_metadata, "READ at the TMF answer", &h->c[i]);
 	}
 	for (i = 0; i < RESET_N; i++) {
-		if (!cmd_aborted(&h->c[i]))
+		if (!cmd_reset(&h->c[i]))
 			log_cmd(_metadata, "READ at the TMF answer", &h->c[i]);
-		VS_KNOWN_BROKEN(cmd_aborted(&h->c[i]), "vhost_scsi",
+		VS_KNOWN_BROKEN(cmd_reset(&h->c[i]), "vhost_scsi",
 				ABORTED_GOOD_WHY);
 	}
 	ASSERT_EQ(n, wait_done(&h->d, h->c, n, TMF_WAIT_MS));
