@@ -60,14 +60,14 @@
  * @head: descriptor chain to return
  * @response: virtio-scsi response to report (ABORTED until LIO answers)
  * @responded: the response is written; ->release_cmd() may free
- * @released: LIO let go without ->queue_status(); respond, then free
  * @dir: data direction
  * @sgl: data scatterlist, on pinned guest pages
- * @nsg: entries in @sgl
  * @prot_sgl: protection information scatterlist
- * @nprot: entries in @prot_sgl
  * @in: the chain's writable segments: response, then data-in
+ * @nsg: entries in @sgl
+ * @nprot: entries in @prot_sgl
  * @nin: entries in @in
+ * @released: LIO let go without ->queue_status(); respond, then free
  * @sense: sense data LIO fills in
  * @inline_sg: room for a small @sgl
  * @inline_in: room for a small @in
@@ -80,14 +80,14 @@ struct tv_cmd {
 	u16 head;
 	u8 response;
 	bool responded;
-	bool released;
 	enum dma_data_direction dir;
 	struct scatterlist *sgl;
-	unsigned int nsg;
 	struct scatterlist *prot_sgl;
-	unsigned int nprot;
 	struct tv_seg *in;
+	unsigned int nsg;
+	unsigned int nprot;
 	unsigned int nin;
+	bool released;
 	unsigned char sense[TRANSPORT_SENSE_BUFFER];
 	struct scatterlist inline_sg[TV_INLINE_SGS];
 	struct tv_seg inline_in[TV_INLINE_IN];

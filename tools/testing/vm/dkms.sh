@@ -48,17 +48,11 @@ tpg_dir=$TV_CFS/vhost/$wwpn/tpgt_1
 n=0
 failed=0
 
-# result NAME WHY: ok when WHY (the reasons for failure, one a line) is
-# empty; otherwise not ok, with WHY as diagnostics.
+TV_CASE_PREFIX="dkms: "
+
+# result NAME WHY: one case (tv_case of lib.sh).
 result() {
-	n=$((n + 1))
-	if [ -z "$2" ]; then
-		echo "ok $n - dkms: $1"
-	else
-		failed=1
-		echo "not ok $n - dkms: $1"
-		printf '%s\n' "$2" | sed 's/^/#   /'
-	fi
+	tv_case "$@"
 }
 
 # logged WHAT CMD...: runs CMD with its output appended to $log; on failure

@@ -17,6 +17,7 @@
 #   tv_vhost_nexus WWPN TPGT INITIATOR_WWPN   creates the I_T nexus
 #   tv_target_tree                     prints the current configuration
 #   tv_target_clear                    tears everything down, in order
+#   tv_case NAME WHY                   one TAP case (see there)
 #
 # Every function returns non-zero (with a message on stderr) on failure.
 
@@ -196,4 +197,18 @@ tv_target_clear() {
 	_left=$(find "$TV_CFS"/*/ -maxdepth 2 -name 'tpgt_*' 2>/dev/null)
 	_left="$_left$(find "$TV_CFS/core" -maxdepth 1 -name '*_[0-9]*' 2>/dev/null)"
 	[ -z "$_left" ] || tv_err "left behind after teardown: $_left"
+}
+
+# tv_case NAME WHY: one TAP case, "ok" when WHY (the reasons for failure,
+# one a line) is empty, else "not ok" with WHY as diagnostics.  Counts in
+# n and failed (set both to 0 first); NAME is prefixed by TV_CASE_PREFIX.
+tv_case() {
+	n=$((n + 1))
+	if [ -z "$2" ]; then
+		echo "ok $n - ${TV_CASE_PREFIX:-}$1"
+	else
+		failed=1
+		echo "not ok $n - ${TV_CASE_PREFIX:-}$1"
+		printf '%s\n' "$2" | sed 's/^/#   /'
+	fi
 }

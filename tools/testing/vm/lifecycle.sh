@@ -41,17 +41,11 @@ bad_dmesg="$bad_dmesg|blocked for more than|soft lockup"
 n=0
 failed=0
 
-# result NAME WHY: ok when WHY (the reasons for failure, one a line) is
-# empty; otherwise not ok, with WHY as diagnostics.
+TV_CASE_PREFIX="lifecycle: "
+
+# result NAME WHY: one case (tv_case of lib.sh).
 result() {
-	n=$((n + 1))
-	if [ -z "$2" ]; then
-		echo "ok $n - lifecycle: $1"
-	else
-		failed=1
-		echo "not ok $n - lifecycle: $1"
-		printf '%s\n' "$2" | sed 's/^/#   /'
-	fi
+	tv_case "$@"
 }
 
 # ---------------------------------------------------------------------------

@@ -1062,8 +1062,13 @@ static void tmf_with_stuck_worker(struct __test_metadata *_metadata,
 		TH_LOG("TMF answered while its READ was still unanswered%s",
 		       released ? "" :
 		       " (the request queue's worker was stuck)");
-	ASSERT_TRUE(cmd_aborted(&h->c[0]))
-		log_cmd(_metadata, "READ", &h->c[0]);
+	if (subtype == VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET) {
+		ASSERT_TRUE(cmd_reset(&h->c[0]))
+			log_cmd(_metadata, "READ", &h->c[0]);
+	} else {
+		ASSERT_TRUE(cmd_aborted(&h->c[0]))
+			log_cmd(_metadata, "READ", &h->c[0]);
+	}
 	trap_release(self);
 	ASSERT_EQ(2U, wait_done(&h->d, h->c, 2, TMF_WAIT_MS));
 	ASSERT_TRUE(vs_good(w)) log_cmd(_metadata, "trapped WRITE", w);
