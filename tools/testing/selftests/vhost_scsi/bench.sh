@@ -4,9 +4,10 @@
 # vs_bench matrix inside the test VM (root, LIO loaded, no other vhost
 # targets configured).
 #
-#   bench.sh [--quick|--scaling] [--rounds N] [--ios N] [--ramp N]
+#   bench.sh [--quick|--scaling] [--workers] [--rounds N] [--ios N] [--ramp N]
 #       the matrix (--quick: only the rows the targets name; --scaling:
-#       QD32 reads on 1 and 4 queues) against
+#       QD32 reads on 1 and 4 queues; --workers: a worker per request
+#       queue where the module has VHOST_NEW_WORKER) against
 #       the module loaded now, N rounds
 #   bench.sh --ab [--rounds N] ...
 #       alternate rounds between tcm_vhost ($TV_KO, default the repo's
@@ -26,11 +27,12 @@ SET=--matrix
 ROUNDS=2
 IOS=20000
 RAMP=2000
+WORKERS=
 TV_KO=${TV_KO:-$repo/tcm_vhost.ko}
 OUT=$(mktemp -d /tmp/vs_bench.XXXXXX)
 
 usage() {
-	sed -n '4,18p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '4,19p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 }
 
@@ -39,6 +41,7 @@ while [ $# -gt 0 ]; do
 	--ab) AB=1; shift ;;
 	--quick) SET=--quick; shift ;;
 	--scaling) SET=--scaling; shift ;;
+	--workers) WORKERS=--workers; shift ;;
 	--rounds) ROUNDS=$2; shift 2 ;;
 	--ios) IOS=$2; shift 2 ;;
 	--ramp) RAMP=$2; shift 2 ;;
@@ -93,7 +96,8 @@ cp "$here/vs_bench" "$OUT/vs_bench" || die "cannot copy vs_bench"
 run_matrix() {
 	local m=$1 r=$2
 	echo "# round $r: $m" >&2
-	TV_MODULE=$m "$OUT/vs_bench" "$SET" --ios "$IOS" --ramp "$RAMP" |
+	# shellcheck disable=SC2086 # WORKERS: empty or one word
+	TV_MODULE=$m "$OUT/vs_bench" "$SET" $WORKERS --ios "$IOS" --ramp "$RAMP" |
 		sed "s/\$/ round=$r/" | tee -a "$OUT/results"
 	[ "${PIPESTATUS[0]}" -eq 0 ] || die "vs_bench failed on $m"
 }
@@ -156,6 +160,8 @@ function kinstr(iops) {
 	gap[c, m] = gap[c, m] " " kv["max_gap_us"]
 	cs[c, m] = cs[c, m] " " kv["cs_per_io"]
 	mods[m] = 1
+	if (kv["queues"] > 1)
+		wk[m] = wk[m] == "" || wk[m] == kv["workers"] ? kv["workers"] : "mixed"
 }
 END {
 	if (ab) {
@@ -187,6 +193,15 @@ END {
 			       med(gap[c, mod])
 		}
 	}
+	line = ""
+	for (m in wk) {
+		w = "its own placement (no worker ioctls, or not asked)"
+		if (wk[m] == "per-queue")
+			w = "a worker per queue (VHOST_NEW_WORKER)"
+		line = line sprintf("  %s: %s", m, w)
+	}
+	if (line != "")
+		printf "\nworkers of the 4-queue rows:%s\n", line
 	printf "\nscaling (iops with 4 queues / with 1):\n"
 	for (i = 1; i <= nc; i++) {
 		c = order[i]

@@ -22,6 +22,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include <sys/ioctl.h>
+#include <linux/tcm_vhost.h>	/* worker ioctls, on any kernel headers */
+
 #include "vs_lib.h"
 
 #define BS		4096
@@ -53,6 +56,7 @@ struct worker {
 };
 
 static unsigned long opt_ios = 20000, opt_ramp = 2000;
+static bool opt_workers;
 
 static uint64_t next_rand(uint64_t *s)
 {
@@ -182,6 +186,31 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/*
+ * A worker of its own for each request queue after the first, as QEMU's
+ * worker_per_virtqueue=on sets up.  A module without the worker ioctls
+ * (6.1's in-tree vhost_scsi) keeps its own placement: *@made says
+ * whether workers were made.
+ */
+static int worker_per_queue(struct vs_dev *d, unsigned int queues, bool *made)
+{
+	unsigned int q;
+
+	*made = false;
+	for (q = 1; q < queues; q++) {
+		struct vhost_worker_state st = { 0 };
+		struct vhost_vring_worker vw = { .index = VS_VQ_REQ + q };
+
+		if (ioctl(d->fd, VHOST_NEW_WORKER, &st))
+			return q == 1 && errno == ENOTTY ? 0 : -errno;
+		*made = true;
+		vw.worker_id = st.worker_id;
+		if (ioctl(d->fd, VHOST_ATTACH_VRING_WORKER, &vw))
+			return -errno;
+	}
+	return 0;
+}
+
 static int run_cfg(const char *wwpn, const struct cfg *cfg, int64_t blocks)
 {
 	struct worker *w = calloc(cfg->queues, sizeof(*w));
@@ -189,6 +218,7 @@ static int run_cfg(const char *wwpn, const struct cfg *cfg, int64_t blocks)
 	pthread_t th[VS_MAX_REQ_VQS];
 	struct cpu_stat st0, st1;
 	unsigned long n = 0, nwin, i;
+	bool workers = false;
 	struct vs_opts o;
 	struct vs_dev d;
 	unsigned int q, s;
@@ -201,6 +231,8 @@ static int run_cfg(const char *wwpn, const struct cfg *cfg, int64_t blocks)
 	o.nreq = cfg->queues;
 	o.mem_size = 8 << 20;
 	r = vs_dev_start(&d, &o, wwpn);
+	if (!r && opt_workers)
+		r = worker_per_queue(&d, cfg->queues, &workers);
 	if (!r)
 		r = vs_clear_ua(&d, 0, 1, 0);
 	if (r) {
@@ -283,7 +315,7 @@ static int run_cfg(const char *wwpn, const struct cfg *cfg, int64_t blocks)
 	secs = t1 > t0 ? (t1 - t0) / 1e9 : 0;
 	printf("bench module=%s backstore=%s rw=%s bs=%d qd=%u queues=%u "
 	       "ios=%lu secs=%.3f iops=%.1f lat_mean_us=%.2f lat_p99_us=%.2f "
-	       "max_gap_us=%.2f idle_pct=%.1f cs_per_io=%.3f\n",
+	       "max_gap_us=%.2f idle_pct=%.1f cs_per_io=%.3f workers=%s\n",
 	       vs_module()[0] ? vs_module() : "unknown",
 	       cfg->nullio ? "nullio" : "rd", cfg->write ? "write" : "read",
 	       BS, cfg->qd, cfg->queues, n, secs, secs > 0 ? nwin / secs : 0,
@@ -293,7 +325,8 @@ static int run_cfg(const char *wwpn, const struct cfg *cfg, int64_t blocks)
 	       st1.total > st0.total ? 100.0 * (st1.idle - st0.idle) /
 				       (st1.total - st0.total) : 0,
 	       (double)(st1.ctxt - st0.ctxt) /
-	       (n + (unsigned long)opt_ramp * cfg->queues));
+	       (n + (unsigned long)opt_ramp * cfg->queues),
+	       workers ? "per-queue" : "module");
 	fflush(stdout);
 	free(all);
 out:
@@ -315,6 +348,8 @@ static void usage(void)
 		"  --quick: the targets' rows (nullio read qd1 q1, qd32 q1 and q4,\n"
 		"           nullio write qd32 q4, rd read qd32 q4)\n"
 		"  --scaling: {nullio,rd} read qd32 x queues {1,4}\n"
+		"  --workers: a worker per request queue (VHOST_NEW_WORKER), as\n"
+		"             QEMU's worker_per_virtqueue=on\n"
 		"  --ios is the total measured I/Os, --ramp per queue\n");
 	exit(2);
 }
@@ -325,6 +360,7 @@ int main(int argc, char **argv)
 		{ "matrix", no_argument, NULL, 'm' },
 		{ "quick", no_argument, NULL, 'k' },
 		{ "scaling", no_argument, NULL, 's' },
+		{ "workers", no_argument, NULL, 'W' },
 		{ "backstore", required_argument, NULL, 'b' },
 		{ "rw", required_argument, NULL, 'w' },
 		{ "qd", required_argument, NULL, 'q' },
@@ -352,6 +388,9 @@ int main(int argc, char **argv)
 			break;
 		case 's':
 			scaling = true;
+			break;
+		case 'W':
+			opt_workers = true;
 			break;
 		case 'b':
 			one.nullio = !strcmp(optarg, "nullio");
